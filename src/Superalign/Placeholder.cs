@@ -1,0 +1,3 @@
+namespace Superalign;
+/// <summary>Marker.</summary>
+public static class Placeholder { }
