@@ -1,3 +1,0 @@
-namespace Superalign;
-/// <summary>Marker.</summary>
-public static class Placeholder { }
