@@ -1,0 +1,145 @@
+using Superalign.Objectives;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Superalign.Data;
+
+/// <summary>
+/// In-memory supervised data: all examples as one <see cref="ResponseBatch"/> and optional soft labels. Batches are
+/// row selections made on demand (inside the optimizer's step scope, so they are freed with the step).
+/// </summary>
+public sealed class SupervisedDataset
+{
+    /// <summary>Creates a dataset after checking the shapes.</summary>
+    public SupervisedDataset(ResponseBatch examples, Tensor? softTargets = null)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        new SupervisedBatch(examples, softTargets).Validate();
+        Examples = examples;
+        SoftTargets = softTargets;
+    }
+
+    /// <summary>All examples.</summary>
+    public ResponseBatch Examples { get; }
+
+    /// <summary>Soft labels of all examples, or null.</summary>
+    public Tensor? SoftTargets { get; }
+
+    /// <summary>Number of examples.</summary>
+    public int Count => (int)Examples.Count;
+
+    /// <summary>A classification dataset from features <c>[N, F]</c>, labels <c>[N]</c> and optional soft labels <c>[N, C]</c>.</summary>
+    public static SupervisedDataset ForClassification(Tensor features, Tensor labels, Tensor? softLabels = null) =>
+        new(ResponseBatch.ForClassification(features, labels), softLabels);
+
+    /// <summary>A language-model dataset from token sequences <c>[N, L]</c> and response masks <c>[N, L]</c>.</summary>
+    public static SupervisedDataset ForCausalLm(Tensor tokens, Tensor responseMask) =>
+        new(ResponseBatch.ForCausalLm(tokens, responseMask));
+
+    /// <summary>Rows <paramref name="indices"/> as a batch.</summary>
+    public SupervisedBatch Select(long[] indices)
+    {
+        using var index = tensor(indices, device: Examples.Targets.device);
+        var soft = SoftTargets?.index_select(0, index.to(SoftTargets.device));
+        return new SupervisedBatch(Examples.Select(index), soft);
+    }
+
+    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>.</summary>
+    public IBatchSource<SupervisedBatch> Batches(int batchSize, int seed = 0, bool shuffle = true, bool dropLast = false)
+    {
+        var sampler = new EpochSampler(Count, batchSize, shuffle, dropLast, seed);
+        return BatchSource.From(() => Select(sampler.NextIndices()));
+    }
+}
+
+/// <summary>
+/// In-memory preference pairs, optionally with reference log-probs computed once and cached
+/// (<see cref="WithReferenceLogProbs"/>): the reference then costs nothing per training step.
+/// </summary>
+public sealed class PreferenceDataset
+{
+    /// <summary>Creates a dataset after checking the shapes.</summary>
+    public PreferenceDataset(PreferenceBatch pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        pairs.Validate();
+        Pairs = pairs;
+    }
+
+    /// <summary>All pairs.</summary>
+    public PreferenceBatch Pairs { get; }
+
+    /// <summary>Number of pairs.</summary>
+    public int Count => (int)Pairs.Count;
+
+    /// <summary>Whether reference log-probs are cached.</summary>
+    public bool HasCachedReference => Pairs.HasCachedReference;
+
+    /// <summary>
+    /// Classification preferences: for input features <c>[N, F]</c>, class <paramref name="chosen"/> is preferred to
+    /// class <paramref name="rejected"/> (each <c>[N]</c>). Both sides share the inputs, so one forward pass scores both.
+    /// </summary>
+    public static PreferenceDataset ForClassification(Tensor features, Tensor chosen, Tensor rejected)
+    {
+        var c = ResponseBatch.ForClassification(features, chosen);
+        var r = ResponseBatch.ForClassification(features, rejected);
+        return new PreferenceDataset(new PreferenceBatch(c, new ResponseBatch(c.Inputs, r.Targets, r.Mask)));
+    }
+
+    /// <summary>Language-model preferences from chosen and rejected sequences (prompt + response) with response masks.</summary>
+    public static PreferenceDataset ForCausalLm(Tensor chosenTokens, Tensor chosenMask, Tensor rejectedTokens, Tensor rejectedMask) =>
+        new(new PreferenceBatch(ResponseBatch.ForCausalLm(chosenTokens, chosenMask), ResponseBatch.ForCausalLm(rejectedTokens, rejectedMask)));
+
+    /// <summary>Rows <paramref name="indices"/> as a batch; shared inputs stay shared.</summary>
+    public PreferenceBatch Select(long[] indices)
+    {
+        using var index = tensor(indices, device: Pairs.Chosen.Targets.device);
+        var chosen = Pairs.Chosen.Select(index);
+        var rejected = Pairs.SharesInputs
+            ? new ResponseBatch(chosen.Inputs, Pairs.Rejected.Targets.index_select(0, index), Pairs.Rejected.Mask.index_select(0, index))
+            : Pairs.Rejected.Select(index);
+        return new PreferenceBatch(chosen, rejected,
+            Pairs.ReferenceChosen?.index_select(0, index.to(Pairs.ReferenceChosen.device)),
+            Pairs.ReferenceRejected?.index_select(0, index.to(Pairs.ReferenceRejected.device)));
+    }
+
+    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>.</summary>
+    public IBatchSource<PreferenceBatch> Batches(int batchSize, int seed = 0, bool shuffle = true, bool dropLast = false)
+    {
+        var sampler = new EpochSampler(Count, batchSize, shuffle, dropLast, seed);
+        return BatchSource.From(() => Select(sampler.NextIndices()));
+    }
+
+    /// <summary>
+    /// A copy of this dataset carrying the reference log-probs of every pair under <paramref name="reference"/>,
+    /// computed once, in chunks of <paramref name="chunkSize"/>, without gradient and in evaluation mode. The cached
+    /// values are stored on the CPU.
+    /// </summary>
+    public PreferenceDataset WithReferenceLogProbs(IStudent reference, int chunkSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be >= 1.");
+        var chosen = new double[Count];
+        var rejected = new double[Count];
+        reference.SetTraining(false);
+        using (no_grad())
+        {
+            for (int start = 0; start < Count; start += chunkSize)
+            {
+                using var scope = NewDisposeScope();
+                int n = Math.Min(chunkSize, Count - start);
+                var batch = Select(Enumerable.Range(start, n).Select(i => (long)i).ToArray()).To(reference.Device);
+                var (c, r) = LogProbs.Pair(reference, batch);
+                c.to_type(ScalarType.Float64).cpu().data<double>().CopyTo(chosen.AsSpan(start, n));
+                r.to_type(ScalarType.Float64).cpu().data<double>().CopyTo(rejected.AsSpan(start, n));
+            }
+        }
+        var dtype = ScalarType.Float32;
+        var device = Pairs.Chosen.Targets.device;
+        return new PreferenceDataset(Pairs with
+        {
+            ReferenceChosen = tensor(chosen, dtype: dtype, device: device),
+            ReferenceRejected = tensor(rejected, dtype: dtype, device: device),
+        });
+    }
+}

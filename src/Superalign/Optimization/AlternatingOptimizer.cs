@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Data;
+using Superalign.Objectives;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Superalign.Optimization;
+
+/// <summary>
+/// Trains a student on a competence objective and a conformity objective together, interleaving task-loss steps with
+/// DPO-style value-preference steps under an <see cref="IAlternationSchedule"/> (fixed ratio, joint weighted sum, or
+/// ratios and weights that change over training), with AdamW, gradient clipping, warm-up + decay of the learning rate
+/// and gradient accumulation.
+/// </summary>
+/// <remarks>
+/// Every step runs inside its own TorchSharp dispose scope, so the batches it pulls and the tensors it creates are
+/// freed when it ends. A NaN or infinite loss or gradient norm throws <see cref="NonFiniteLossException"/> before the
+/// update: the parameters and optimizer state stay as they were. Not thread-safe; a step must not span an await.
+/// </remarks>
+public sealed class AlternatingOptimizer : IDisposable
+{
+    private readonly IStudent _student;
+    private readonly ICompetenceObjective? _competence;
+    private readonly IConformityObjective? _conformity;
+    private readonly IReferencePolicy? _reference;
+    private readonly AlternatingOptimizerOptions _options;
+    private readonly ILogger _logger;
+    private readonly IReadOnlyList<Parameter> _parameters;
+    private readonly AdamW _adam;
+    private bool _disposed;
+
+    /// <summary>Creates the optimizer; validates the options.</summary>
+    /// <param name="student">The student to train.</param>
+    /// <param name="competence">Task loss; null when the schedule never plans a competence step.</param>
+    /// <param name="conformity">Preference loss; null when the schedule never plans a conformity step.</param>
+    /// <param name="options">Options (validated here).</param>
+    /// <param name="reference">
+    /// Reference policy for objectives that need one and batches that carry no cached reference log-probs. Not owned:
+    /// dispose it yourself.
+    /// </param>
+    /// <param name="logger">Optional logger.</param>
+    public AlternatingOptimizer(
+        IStudent student,
+        ICompetenceObjective? competence,
+        IConformityObjective? conformity,
+        AlternatingOptimizerOptions options,
+        IReferencePolicy? reference = null,
+        ILogger<AlternatingOptimizer>? logger = null)
+    {
+        _student = student ?? throw new ArgumentNullException(nameof(student));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+        if (competence is null && conformity is null)
+            throw new ArgumentException("At least one of the competence and conformity objectives is needed.", nameof(competence));
+        _competence = competence;
+        _conformity = conformity;
+        _reference = reference;
+        _logger = logger ?? NullLogger<AlternatingOptimizer>.Instance;
+        _parameters = student.Parameters();
+        if (_parameters.Count == 0) throw new ArgumentException("The student has no trainable parameters.", nameof(student));
+        _adam = optim.AdamW(_parameters, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+    }
+
+    /// <summary>Updates done so far.</summary>
+    public long StepsDone { get; private set; }
+
+    /// <summary>The options in force.</summary>
+    public AlternatingOptimizerOptions Options => _options;
+
+    /// <summary>The student being trained.</summary>
+    public IStudent Student => _student;
+
+    /// <summary>
+    /// Runs one update: asks the schedule for the phase, pulls <see cref="AlternatingOptimizerOptions.GradientAccumulationSteps"/>
+    /// micro-batches from the source(s) the phase needs, and applies one AdamW update.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The phase needs a source or objective that was not given.</exception>
+    /// <exception cref="NonFiniteLossException">A loss or the gradient norm is NaN or infinite (no update is made).</exception>
+    public StepReport Step(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var watch = Stopwatch.StartNew();
+        long step = StepsDone;
+        var plan = _options.Schedule.Plan(step, _options.TotalSteps);
+        bool doCompetence = plan.Phase != TrainingPhase.Conformity && plan.CompetenceWeight > 0;
+        bool doConformity = plan.Phase != TrainingPhase.Competence && plan.ConformityWeight > 0;
+        if (doCompetence) Require(_competence, competenceData, "competence", plan.Phase);
+        if (doConformity) Require(_conformity, conformityData, "conformity", plan.Phase);
+
+        using var scope = NewDisposeScope();
+        _student.SetTraining(true);
+        _adam.zero_grad();
+        int micro = _options.GradientAccumulationSteps;
+        var progress = new TrainingProgress(step, _options.TotalSteps);
+        double totalLoss = 0, competenceLoss = 0, conformityLoss = 0;
+        var metricSums = new Dictionary<string, double>(StringComparer.Ordinal);
+        try
+        {
+            for (int m = 0; m < micro; m++)
+            {
+                using var microScope = NewDisposeScope();
+                Tensor? loss = null;
+                if (doCompetence)
+                {
+                    var (lc, metrics) = CompetenceLoss(competenceData!.Next(), progress);
+                    double value = Check(lc, step, plan.Phase, "competence loss");
+                    competenceLoss += value / micro;
+                    Accumulate(metricSums, metrics, micro);
+                    totalLoss += plan.CompetenceWeight * value / micro;
+                    loss = lc * (plan.CompetenceWeight / micro);
+                }
+                if (doConformity)
+                {
+                    var (lf, metrics) = ConformityLoss(conformityData!.Next());
+                    double value = Check(lf, step, plan.Phase, "conformity loss");
+                    conformityLoss += value / micro;
+                    Accumulate(metricSums, metrics, micro);
+                    totalLoss += plan.ConformityWeight * value / micro;
+                    var weighted = lf * (plan.ConformityWeight / micro);
+                    loss = loss is null ? weighted : loss + weighted;
+                }
+                loss!.backward();
+            }
+
+            double gradNorm = ClipGradients(_options.MaxGradientNorm);
+            Check(gradNorm, step, plan.Phase, "gradient norm");
+            double lr = LearningRateSchedule.At(step, _options.TotalSteps, _options.LearningRate, _options.WarmupSteps, _options.Decay, _options.MinLearningRateRatio);
+            foreach (var group in _adam.ParamGroups) group.LearningRate = lr;
+            using (no_grad()) _adam.step();
+            StepsDone++;
+            _reference?.AfterUpdate(_student, StepsDone);
+
+            var report = new StepReport(step, plan.Phase, totalLoss,
+                doCompetence ? competenceLoss : null,
+                doConformity ? conformityLoss : null,
+                gradNorm, lr, watch.Elapsed, metricSums);
+            Log(report);
+            return report;
+        }
+        catch
+        {
+            // Nothing was applied: drop the partial gradients so a retry starts clean.
+            _adam.zero_grad();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs updates until <see cref="AlternatingOptimizerOptions.TotalSteps"/> are done, reporting each to
+    /// <paramref name="progress"/>. Returns the reports of the updates run by this call.
+    /// </summary>
+    public IReadOnlyList<StepReport> Train(
+        IBatchSource<SupervisedBatch>? competenceData,
+        IBatchSource<PreferenceBatch>? conformityData,
+        IProgress<StepReport>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        var reports = new List<StepReport>();
+        while (StepsDone < _options.TotalSteps)
+        {
+            var report = Step(competenceData, conformityData, cancellationToken);
+            reports.Add(report);
+            progress?.Report(report);
+        }
+        return reports;
+    }
+
+    private (Tensor Loss, Dictionary<string, Tensor> Metrics) CompetenceLoss(SupervisedBatch batch, TrainingProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch = batch.To(_student.Device);
+        batch.Validate();
+        var responses = batch.Responses;
+        var logits = _student.Logits(responses);
+        CheckLogits(logits, responses);
+        var soft = batch.SoftTargets is { } s && s.dim() == 2 ? s.unsqueeze(1) : batch.SoftTargets;
+        if (_competence!.RequiresSoftTargets && soft is null)
+            throw new ArgumentException($"The competence objective '{_competence.Name}' trains on soft labels, but the batch has no SoftTargets.", nameof(batch));
+        var loss = _competence.Loss(new CompetenceInput(logits, responses.Targets, responses.Mask, soft, progress));
+        using var _ = no_grad();
+        var hits = (logits.argmax(-1) == responses.Targets).to_type(ScalarType.Float32) * responses.Mask;
+        var metrics = new Dictionary<string, Tensor>(StringComparer.Ordinal)
+        {
+            [MetricNames.CompetenceAccuracy] = hits.sum() / responses.Mask.sum().clamp_min(1),
+        };
+        return (loss, metrics);
+    }
+
+    private (Tensor Loss, Dictionary<string, Tensor> Metrics) ConformityLoss(PreferenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch = batch.To(_student.Device);
+        batch.Validate();
+        var (pc, pr) = LogProbs.Pair(_student, batch);
+        Tensor? rc = null, rr = null;
+        if (batch.HasCachedReference && (_reference is null || _reference.IsStatic))
+        {
+            (rc, rr) = (batch.ReferenceChosen!, batch.ReferenceRejected!);
+        }
+        else if (_reference is not null && (_conformity!.RequiresReference || batch.HasCachedReference))
+        {
+            (rc, rr) = _reference.LogProbs(batch);
+        }
+        else if (_conformity!.RequiresReference)
+        {
+            throw new InvalidOperationException(
+                $"The conformity objective '{_conformity.Name}' needs reference log-probs: pass a reference policy to the optimizer or cache them with PreferenceDataset.WithReferenceLogProbs.");
+        }
+        var logps = new PreferenceLogProbs(pc, pr, rc, rr,
+            batch.Chosen.Lengths().clamp_min(1), batch.Rejected.Lengths().clamp_min(1));
+        var result = _conformity!.Compute(logps);
+        using var _ = no_grad();
+        var chosen = result.ChosenRewards.detach();
+        var rejected = result.RejectedRewards.detach();
+        var metrics = new Dictionary<string, Tensor>(StringComparer.Ordinal)
+        {
+            [MetricNames.RewardsChosen] = chosen.mean(),
+            [MetricNames.RewardsRejected] = rejected.mean(),
+            [MetricNames.RewardsMargins] = (chosen - rejected).mean(),
+            [MetricNames.RewardsAccuracies] = (chosen > rejected).to_type(ScalarType.Float32).mean(),
+            [MetricNames.LogpsChosen] = pc.detach().mean(),
+            [MetricNames.LogpsRejected] = pr.detach().mean(),
+        };
+        return (result.Loss, metrics);
+    }
+
+    private static void CheckLogits(Tensor logits, ResponseBatch batch)
+    {
+        if (logits.dim() != 3 || logits.shape[0] != batch.Targets.shape[0] || logits.shape[1] != batch.Targets.shape[1])
+            throw new InvalidOperationException(
+                $"The student returned logits of shape [{string.Join(", ", logits.shape)}]; expected [{batch.Targets.shape[0]}, {batch.Targets.shape[1]}, V] to match the targets.");
+    }
+
+    private double ClipGradients(double maxNorm)
+    {
+        var grads = new List<Tensor>(_parameters.Count);
+        foreach (var p in _parameters)
+        {
+            if (p.grad is { } g) grads.Add(g);
+        }
+        if (grads.Count == 0) return 0;
+        using var norms = stack(grads.Select(g => g.norm()).ToArray());
+        double total = norms.norm().item<double>();
+        if (maxNorm > 0 && double.IsFinite(total) && total > maxNorm)
+        {
+            double scale = maxNorm / (total + 1e-6);
+            using var _ = no_grad();
+            foreach (var g in grads) g.mul_(scale);
+        }
+        return total;
+    }
+
+    private static void Require(object? objective, object? source, string what, TrainingPhase phase)
+    {
+        if (objective is null)
+            throw new InvalidOperationException($"The schedule planned a {phase} step, but no {what} objective was given to the optimizer.");
+        if (source is null)
+            throw new InvalidOperationException($"The schedule planned a {phase} step, but no {what} batch source was passed to Step.");
+    }
+
+    private static double Check(Tensor loss, long step, TrainingPhase phase, string what)
+    {
+        if (loss.numel() != 1)
+            throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
+        return Check(loss.item<double>(), step, phase, what);
+    }
+
+    private static double Check(double value, long step, TrainingPhase phase, string what) =>
+        double.IsFinite(value) ? value : throw new NonFiniteLossException(step, phase, what, value);
+
+    private static void Accumulate(Dictionary<string, double> sums, Dictionary<string, Tensor> metrics, int micro)
+    {
+        // One device-to-host copy for all metrics of the micro-batch.
+        var names = metrics.Keys.ToArray();
+        using var stacked = stack(names.Select(n => metrics[n].to_type(ScalarType.Float64)).ToArray()).cpu();
+        var values = stacked.data<double>().ToArray();
+        for (int i = 0; i < names.Length; i++)
+            sums[names[i]] = sums.GetValueOrDefault(names[i]) + values[i] / micro;
+    }
+
+    private void Log(StepReport report)
+    {
+        if (_options.LogEvery > 0 && (report.Step + 1) % _options.LogEvery == 0)
+            _logger.LogInformation("{Report}", report);
+        else if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("{Report}", report);
+    }
+
+    /// <summary>Disposes the optimizer state (not the student, objectives or reference).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _adam.Dispose();
+        _disposed = true;
+    }
+}

@@ -1,0 +1,68 @@
+namespace Superalign.Optimization;
+
+/// <summary>
+/// Options of <see cref="AlternatingOptimizer"/>; validated when the optimizer is constructed (an invalid value throws
+/// <see cref="ArgumentOutOfRangeException"/> naming the option and its allowed range).
+/// </summary>
+public sealed record AlternatingOptimizerOptions
+{
+    /// <summary>Planned number of optimizer updates (drives the schedules). Must be &gt;= 1.</summary>
+    public long TotalSteps { get; init; } = 1000;
+
+    /// <summary>Which phase each step trains. Default: alternate 1 competence : 1 conformity.</summary>
+    public IAlternationSchedule Schedule { get; init; } = AlternationSchedules.FixedRatio(1, 1);
+
+    /// <summary>Peak learning rate of AdamW. Must be finite and &gt; 0.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Decoupled weight decay of AdamW. Must be finite and &gt;= 0.</summary>
+    public double WeightDecay { get; init; } = 0.0;
+
+    /// <summary>AdamW's β₁, in [0, 1).</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamW's β₂, in [0, 1).</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>AdamW's ε. Must be finite and &gt; 0.</summary>
+    public double Epsilon { get; init; } = 1e-8;
+
+    /// <summary>Clip the global gradient norm to this value; 0 disables clipping. Must be finite and &gt;= 0.</summary>
+    public double MaxGradientNorm { get; init; } = 1.0;
+
+    /// <summary>Updates of linear learning-rate warm-up. Must be in [0, TotalSteps].</summary>
+    public long WarmupSteps { get; init; }
+
+    /// <summary>Decay after warm-up.</summary>
+    public LearningRateDecay Decay { get; init; } = LearningRateDecay.Cosine;
+
+    /// <summary>Final learning rate as a fraction of the peak, in [0, 1].</summary>
+    public double MinLearningRateRatio { get; init; }
+
+    /// <summary>Micro-batches whose gradients are summed (each scaled by 1/N) before one update. Must be &gt;= 1.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Log a summary line every this many updates (0 = never; every step is logged at Debug level).</summary>
+    public int LogEvery { get; init; } = 50;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (TotalSteps < 1) throw Invalid(nameof(TotalSteps), TotalSteps, ">= 1");
+        ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        if (!(double.IsFinite(LearningRate) && LearningRate > 0)) throw Invalid(nameof(LearningRate), LearningRate, "finite and > 0");
+        if (!(double.IsFinite(WeightDecay) && WeightDecay >= 0)) throw Invalid(nameof(WeightDecay), WeightDecay, "finite and >= 0");
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw Invalid(nameof(Beta1), Beta1, "in [0, 1)");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw Invalid(nameof(Beta2), Beta2, "in [0, 1)");
+        if (!(double.IsFinite(Epsilon) && Epsilon > 0)) throw Invalid(nameof(Epsilon), Epsilon, "finite and > 0");
+        if (!(double.IsFinite(MaxGradientNorm) && MaxGradientNorm >= 0)) throw Invalid(nameof(MaxGradientNorm), MaxGradientNorm, "finite and >= 0 (0 disables clipping)");
+        if (WarmupSteps < 0 || WarmupSteps > TotalSteps) throw Invalid(nameof(WarmupSteps), WarmupSteps, $"in [0, TotalSteps = {TotalSteps}]");
+        if (!Enum.IsDefined(Decay)) throw Invalid(nameof(Decay), Decay, "a LearningRateDecay value");
+        if (!(MinLearningRateRatio >= 0 && MinLearningRateRatio <= 1)) throw Invalid(nameof(MinLearningRateRatio), MinLearningRateRatio, "in [0, 1]");
+        if (GradientAccumulationSteps < 1) throw Invalid(nameof(GradientAccumulationSteps), GradientAccumulationSteps, ">= 1");
+        if (LogEvery < 0) throw Invalid(nameof(LogEvery), LogEvery, ">= 0");
+    }
+
+    private static ArgumentOutOfRangeException Invalid(string name, object value, string range) =>
+        new(name, value, $"{nameof(AlternatingOptimizerOptions)}.{name} must be {range}; got {value}.");
+}
