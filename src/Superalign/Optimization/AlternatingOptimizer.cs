@@ -244,7 +244,7 @@ public sealed class AlternatingOptimizer : IDisposable
         }
         if (grads.Count == 0) return 0;
         using var norms = stack(grads.Select(g => g.norm()).ToArray());
-        double total = norms.norm().item<double>();
+        double total = norms.norm().ToDouble();
         if (maxNorm > 0 && double.IsFinite(total) && total > maxNorm)
         {
             double scale = maxNorm / (total + 1e-6);
@@ -266,7 +266,7 @@ public sealed class AlternatingOptimizer : IDisposable
     {
         if (loss.numel() != 1)
             throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
-        return Check(loss.item<double>(), step, phase, what);
+        return Check(loss.ToDouble(), step, phase, what);
     }
 
     private static double Check(double value, long step, TrainingPhase phase, string what) =>
