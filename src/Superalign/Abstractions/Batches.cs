@@ -16,7 +16,11 @@ public sealed record SupervisedBatch(ResponseBatch Responses, Tensor? SoftTarget
     public long Count => Responses.Count;
 
     /// <summary>The same batch on <paramref name="device"/>.</summary>
-    public SupervisedBatch To(Device device) => new(Responses.To(device), SoftTargets?.to(device));
+    public SupervisedBatch To(Device device)
+    {
+        var responses = Responses.To(device);
+        return ReferenceEquals(responses, Responses) && (SoftTargets is null || SoftTargets.IsOn(device)) ? this : new(responses, SoftTargets?.to(device));
+    }
 
     /// <summary>Checks the soft targets against the responses; throws naming the mismatch.</summary>
     public void Validate()

@@ -88,7 +88,7 @@ public sealed record ResponseBatch
 
     /// <summary>The same batch on <paramref name="device"/> (no copy when already there).</summary>
     public ResponseBatch To(Device device) =>
-        Inputs.device == device && Targets.device == device && Mask.device == device
+        Inputs.IsOn(device) && Targets.IsOn(device) && Mask.IsOn(device)
             ? this
             : new ResponseBatch(Inputs.to(device), Targets.to(device), Mask.to(device));
 

@@ -29,7 +29,7 @@ public sealed class AlternatingOptimizer : IDisposable
     private readonly AlternatingOptimizerOptions _options;
     private readonly ILogger _logger;
     private readonly IReadOnlyList<Parameter> _parameters;
-    private readonly AdamW _adam;
+    private readonly IParameterUpdater _updater;
     private bool _disposed;
 
     /// <summary>Creates the optimizer; validates the options.</summary>
@@ -61,7 +61,18 @@ public sealed class AlternatingOptimizer : IDisposable
         _logger = logger ?? NullLogger<AlternatingOptimizer>.Instance;
         _parameters = student.Parameters();
         if (_parameters.Count == 0) throw new ArgumentException("The student has no trainable parameters.", nameof(student));
-        _adam = optim.AdamW(_parameters, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+        var adam = new AdamWSettings(options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+        string? why = null;
+        if (options.FlatParameterBuffer && FlatAdamW.CanFlatten(_parameters, out why))
+        {
+            _updater = new FlatAdamW(_parameters, adam);
+        }
+        else
+        {
+            if (options.FlatParameterBuffer)
+                _logger.LogInformation("Using TorchSharp's AdamW instead of the flat-buffer update: {Reason}", why);
+            _updater = new TorchAdamW(_parameters, options.LearningRate, adam);
+        }
     }
 
     /// <summary>Updates done so far.</summary>
@@ -93,7 +104,7 @@ public sealed class AlternatingOptimizer : IDisposable
 
         using var scope = NewDisposeScope();
         _student.SetTraining(true);
-        _adam.zero_grad();
+        _updater.ZeroGrad();
         int micro = _options.GradientAccumulationSteps;
         var progress = new TrainingProgress(step, _options.TotalSteps);
         double totalLoss = 0, competenceLoss = 0, conformityLoss = 0;
@@ -126,11 +137,10 @@ public sealed class AlternatingOptimizer : IDisposable
                 loss!.backward();
             }
 
-            double gradNorm = ClipGradients(_options.MaxGradientNorm);
+            double gradNorm = _updater.ClipGradients(_options.MaxGradientNorm);
             Check(gradNorm, step, plan.Phase, "gradient norm");
             double lr = LearningRateSchedule.At(step, _options.TotalSteps, _options.LearningRate, _options.WarmupSteps, _options.Decay, _options.MinLearningRateRatio);
-            foreach (var group in _adam.ParamGroups) group.LearningRate = lr;
-            using (no_grad()) _adam.step();
+            _updater.Step(lr);
             StepsDone++;
             _reference?.AfterUpdate(_student, StepsDone);
 
@@ -144,7 +154,7 @@ public sealed class AlternatingOptimizer : IDisposable
         catch
         {
             // Nothing was applied: drop the partial gradients so a retry starts clean.
-            _adam.zero_grad();
+            _updater.ZeroGrad();
             throw;
         }
     }
@@ -235,25 +245,6 @@ public sealed class AlternatingOptimizer : IDisposable
                 $"The student returned logits of shape [{string.Join(", ", logits.shape)}]; expected [{batch.Targets.shape[0]}, {batch.Targets.shape[1]}, V] to match the targets.");
     }
 
-    private double ClipGradients(double maxNorm)
-    {
-        var grads = new List<Tensor>(_parameters.Count);
-        foreach (var p in _parameters)
-        {
-            if (p.grad is { } g) grads.Add(g);
-        }
-        if (grads.Count == 0) return 0;
-        using var norms = stack(grads.Select(g => g.norm()).ToArray());
-        double total = norms.norm().ToDouble();
-        if (maxNorm > 0 && double.IsFinite(total) && total > maxNorm)
-        {
-            double scale = maxNorm / (total + 1e-6);
-            using var _ = no_grad();
-            foreach (var g in grads) g.mul_(scale);
-        }
-        return total;
-    }
-
     private static void Require(object? objective, object? source, string what, TrainingPhase phase)
     {
         if (objective is null)
@@ -294,7 +285,7 @@ public sealed class AlternatingOptimizer : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _adam.Dispose();
+        _updater.Dispose();
         _disposed = true;
     }
 }

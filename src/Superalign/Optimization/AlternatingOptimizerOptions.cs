@@ -42,6 +42,13 @@ public sealed record AlternatingOptimizerOptions
     /// <summary>Micro-batches whose gradients are summed (each scaled by 1/N) before one update. Must be &gt;= 1.</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
 
+    /// <summary>
+    /// Keep all parameters and gradients in one flat buffer so that an AdamW update, the gradient norm and clipping
+    /// cost a few native calls instead of a managed loop over tensors (same arithmetic as <c>torch.optim.AdamW</c>).
+    /// Falls back to TorchSharp's AdamW when the parameters differ in dtype or device. Default: true.
+    /// </summary>
+    public bool FlatParameterBuffer { get; init; } = true;
+
     /// <summary>Log a summary line every this many updates (0 = never; every step is logged at Debug level).</summary>
     public int LogEvery { get; init; } = 50;
 

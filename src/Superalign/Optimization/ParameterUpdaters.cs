@@ -1,0 +1,160 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Superalign.Optimization;
+
+/// <summary>AdamW hyper-parameters shared by the two update implementations.</summary>
+internal readonly record struct AdamWSettings(double Beta1, double Beta2, double Epsilon, double WeightDecay);
+
+/// <summary>Applies parameter updates from accumulated gradients.</summary>
+internal interface IParameterUpdater : IDisposable
+{
+    /// <summary>Zeroes the gradients.</summary>
+    void ZeroGrad();
+
+    /// <summary>Global gradient norm; scales the gradients down to <paramref name="maxNorm"/> when above it (0 = never).</summary>
+    double ClipGradients(double maxNorm);
+
+    /// <summary>One AdamW update with learning rate <paramref name="lr"/>.</summary>
+    void Step(double lr);
+}
+
+/// <summary>
+/// AdamW over one flat buffer: every parameter and its gradient become views into contiguous buffers, so an update,
+/// the gradient norm and clipping cost a handful of native calls whatever the number of parameter tensors
+/// (TorchSharp's optimizers loop over tensors in managed code, about 20 µs each). The arithmetic is that of
+/// <c>torch.optim.AdamW</c>: decoupled weight decay, bias-corrected moments.
+/// </summary>
+/// <remarks>
+/// The parameters keep their identity (modules, state dicts and checkpoints see no difference); only their storage
+/// moves into the buffer. Gradients accumulate in place into the gradient buffer, so they must not be set to null
+/// (use <see cref="ZeroGrad"/>).
+/// </remarks>
+internal sealed class FlatAdamW : IParameterUpdater
+{
+    private readonly AdamWSettings _settings;
+    private readonly Tensor _params, _grads, _m, _v;
+    private long _t;
+
+    public FlatAdamW(IReadOnlyList<Parameter> parameters, AdamWSettings settings)
+    {
+        if (!CanFlatten(parameters, out string? why)) throw new ArgumentException(why, nameof(parameters));
+        _settings = settings;
+        var first = parameters[0];
+        long total = parameters.Sum(p => p.numel());
+        _params = empty(total, dtype: first.dtype, device: first.device);
+        _grads = zeros(total, dtype: first.dtype, device: first.device);
+        _m = zeros(total, dtype: first.dtype, device: first.device);
+        _v = zeros(total, dtype: first.dtype, device: first.device);
+        using var _ = no_grad();
+        long offset = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            long n = p.numel();
+            var view = _params.narrow(0, offset, n).view(p.shape);
+            view.copy_(p);
+            p.set_(view);
+            p.grad = _grads.narrow(0, offset, n).view(p.shape);
+            offset += n;
+        }
+    }
+
+    /// <summary>Whether the parameters can share one buffer: same dtype (floating point) and device, all dense.</summary>
+    public static bool CanFlatten(IReadOnlyList<Parameter> parameters, out string? why)
+    {
+        why = null;
+        if (parameters.Count == 0) { why = "No parameters."; return false; }
+        var dtype = parameters[0].dtype;
+        var device = parameters[0].device;
+        foreach (var p in parameters)
+        {
+            if (p.dtype != dtype || p.device_type != device.type || p.device_index != device.index)
+            {
+                why = "All parameters must share one dtype and device to be flattened.";
+                return false;
+            }
+        }
+        if (!parameters[0].is_floating_point()) { why = "Parameters must be floating point."; return false; }
+        return true;
+    }
+
+    public void ZeroGrad()
+    {
+        _grads.zero_();
+    }
+
+    public double ClipGradients(double maxNorm)
+    {
+        double norm = _grads.norm().ToDouble();
+        if (maxNorm > 0 && double.IsFinite(norm) && norm > maxNorm)
+        {
+            using var _ = no_grad();
+            _grads.mul_(maxNorm / (norm + 1e-6));
+        }
+        return norm;
+    }
+
+    public void Step(double lr)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        _t++;
+        var (b1, b2, eps, wd) = (_settings.Beta1, _settings.Beta2, _settings.Epsilon, _settings.WeightDecay);
+        if (wd != 0) _params.mul_(1 - lr * wd);
+        _m.mul_(b1).add_(_grads, alpha: 1 - b1);
+        _v.mul_(b2).addcmul_(_grads, _grads, value: 1 - b2);
+        double bias1 = 1 - Math.Pow(b1, _t);
+        double bias2 = 1 - Math.Pow(b2, _t);
+        var denom = _v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
+        _params.addcdiv_(_m, denom, value: -lr / bias1);
+    }
+
+    public void Dispose()
+    {
+        // The parameters still view the buffer; only the optimizer's own state is released.
+        _m.Dispose();
+        _v.Dispose();
+    }
+}
+
+/// <summary>TorchSharp's own <c>torch.optim.AdamW</c>: one managed loop over the parameter tensors per update.</summary>
+internal sealed class TorchAdamW : IParameterUpdater
+{
+    private readonly IReadOnlyList<Parameter> _parameters;
+    private readonly optim.Optimizer _adam;
+    private readonly AdamW _adamW;
+
+    public TorchAdamW(IReadOnlyList<Parameter> parameters, double lr, AdamWSettings s)
+    {
+        _parameters = parameters;
+        _adamW = optim.AdamW(parameters, lr, s.Beta1, s.Beta2, s.Epsilon, s.WeightDecay);
+        _adam = _adamW;
+    }
+
+    public void ZeroGrad() => _adam.zero_grad();
+
+    public double ClipGradients(double maxNorm)
+    {
+        var grads = _parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        if (grads.Length == 0) return 0;
+        using var scope = NewDisposeScope();
+        double total = stack(grads.Select(g => g.norm()).ToArray()).norm().ToDouble();
+        if (maxNorm > 0 && double.IsFinite(total) && total > maxNorm)
+        {
+            using var _ = no_grad();
+            foreach (var g in grads) g.mul_(maxNorm / (total + 1e-6));
+        }
+        return total;
+    }
+
+    public void Step(double lr)
+    {
+        foreach (var group in _adamW.ParamGroups) group.LearningRate = lr;
+        using var _ = no_grad();
+        _adam.step();
+    }
+
+    public void Dispose() => _adam.Dispose();
+}
