@@ -182,7 +182,7 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
         }
         finally
         {
-
+            Module.train(wasTraining);
         }
     }
 
