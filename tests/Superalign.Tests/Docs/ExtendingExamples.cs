@@ -1,0 +1,144 @@
+// The code of docs/extending.md, compiled and tested here so the documented extension points cannot rot.
+using Superalign.Optimization;
+using Superalign.Students;
+using TorchSharp;
+using Superalign.Tests.Infrastructure;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Superalign.Tests.Docs;
+
+// extending:objective:begin
+/// <summary>DPO with a fixed target margin γ: <c>−logσ(β·h − γ)</c>, h the DPO log-ratio margin.</summary>
+public sealed class MarginDpo(double beta = 0.1, double gamma = 0.5) : IConformityObjective
+{
+    public string Name => "margin_dpo";
+    public bool RequiresReference => true;
+
+    public ConformityLoss Compute(PreferenceLogProbs logps)
+    {
+        var chosen = logps.PolicyChosen - logps.RequireReferenceChosen();        // cl = πc − rc
+        var rejected = logps.PolicyRejected - logps.RequireReferenceRejected();  // rl = πr − rr
+        var loss = -nn.functional.logsigmoid(beta * (chosen - rejected) - gamma).mean();
+        return new ConformityLoss(loss, (beta * chosen).detach(), (beta * rejected).detach());
+    }
+}
+// extending:objective:end
+
+// extending:competence:begin
+/// <summary>Focal loss (Lin et al. 2017) on hard targets: <c>−(1 − p_t)^γ · log p_t</c> over scored positions.</summary>
+public sealed class FocalLoss(double gamma = 2.0) : ICompetenceObjective
+{
+    public string Name => "focal";
+    public bool RequiresSoftTargets => false;
+
+    public Tensor Loss(CompetenceInput input)
+    {
+        var logp = Superalign.Objectives.LogProbs.Token(input.Logits, input.Targets);   // [B, T]
+        var focal = -(1 - logp.exp()).pow(gamma) * logp;
+        return (focal * input.Mask).sum() / input.Mask.sum().clamp_min(1);
+    }
+}
+// extending:competence:end
+
+// extending:schedule:begin
+/// <summary>Competence only for a warm-up fraction of training, then one conformity step after every competence step.</summary>
+public sealed class WarmupThenAlternate(double warmupFraction) : IAlternationSchedule
+{
+    public PhasePlan Plan(long step, long totalSteps) =>
+        step < warmupFraction * totalSteps || step % 2 == 0
+            ? new PhasePlan(TrainingPhase.Competence, 1, 0)
+            : new PhasePlan(TrainingPhase.Conformity, 0, 1);
+}
+// extending:schedule:end
+
+// extending:student:begin
+/// <summary>Your own TorchSharp module as a classifier student: the base class gives cloning, saving and loading.</summary>
+public sealed class MyClassifier : TorchStudent, IClassifierStudent
+{
+    private readonly nn.Module<Tensor, Tensor> _net;
+
+    public MyClassifier(int features, int classes, Device? device = null)
+        : this(nn.Sequential(nn.Linear(features, 32), nn.GELU(), nn.Linear(32, classes)), features, classes, device) { }
+
+    private MyClassifier(nn.Module<Tensor, Tensor> net, int features, int classes, Device? device)
+        : base("my-classifier", net, device ?? Devices.Default())
+    {
+        _net = net;
+        InputFeatures = features;
+        Classes = classes;
+    }
+
+    public int InputFeatures { get; }
+    public int Classes { get; }
+
+    public Tensor ClassLogits(Tensor features) => _net.call(features);
+
+    // A classifier's response is one class: logits [B, 1, Classes] aligned with the targets [B, 1].
+    public override Tensor Logits(ResponseBatch batch) => ClassLogits(batch.Inputs).unsqueeze(1);
+
+    protected override TorchStudent CreateSibling() => new MyClassifier(InputFeatures, Classes, Device);
+}
+// extending:student:end
+
+public sealed class ExtendingExamplesTests
+{
+    [Fact]
+    public void MarginDpo_matches_a_scalar_implementation()
+    {
+        using var scope = NewDisposeScope();
+        double[] pc = { -1.0, -3.5, -0.2 }, pr = { -2.0, -1.0, -0.1 }, rc = { -1.5, -3.0, -0.3 }, rr = { -1.8, -1.2, -0.4 };
+        const double beta = 0.3, gamma = 0.7;
+        double expected = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            double z = beta * ((pc[i] - rc[i]) - (pr[i] - rr[i])) - gamma;
+            expected += Math.Log(1 + Math.Exp(-z)) / 3;
+        }
+        var t = (double[] v) => tensor(v, ScalarType.Float64);
+        var result = new MarginDpo(beta, gamma).Compute(new PreferenceLogProbs(t(pc), t(pr), t(rc), t(rr), ones(3), ones(3)));
+        Assert.Equal(expected, result.Loss.ToDouble(), 12);
+        Assert.Equal(beta * (pc[1] - rc[1]), result.ChosenRewards[1].ToDouble(), 12);
+    }
+
+    [Fact]
+    public void FocalLoss_at_gamma_zero_is_cross_entropy_and_down_weights_easy_examples()
+    {
+        using var scope = NewDisposeScope();
+        var logits = tensor(new float[] { 3f, 0f, 0f, 0.2f, 0f, 0.1f }).view(2, 1, 3);
+        var targets = tensor(new long[] { 0, 1 }).view(2, 1);
+        var input = new CompetenceInput(logits, targets, ones(2, 1), null, new TrainingProgress(0, 1));
+        double ce = nn.functional.cross_entropy(logits.view(2, 3), targets.view(2)).ToDouble();
+        Assert.Equal(ce, new FocalLoss(0).Loss(input).ToDouble(), 5);
+        Assert.True(new FocalLoss(2).Loss(input).ToDouble() < ce);
+    }
+
+    [Fact]
+    public void WarmupThenAlternate_plans_competence_then_alternates()
+    {
+        var schedule = new WarmupThenAlternate(0.5);
+        var phases = Enumerable.Range(0, 8).Select(s => schedule.Plan(s, 8).Phase).ToArray();
+        Assert.Equal(new[]
+        {
+            TrainingPhase.Competence, TrainingPhase.Competence, TrainingPhase.Competence, TrainingPhase.Competence,
+            TrainingPhase.Competence, TrainingPhase.Conformity, TrainingPhase.Competence, TrainingPhase.Conformity,
+        }, phases);
+    }
+
+    [Fact]
+    public void MyClassifier_trains_with_the_optimizer_and_clones()
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(3);
+        using var student = new MyClassifier(4, 3, CPU);
+        var x = randn(64, 4);
+        var y = x.narrow(1, 0, 3).argmax(1);
+        var data = Superalign.Data.SupervisedDataset.ForClassification(x, y);
+        using var optimizer = new AlternatingOptimizer(student, new FocalLoss(), null,
+            new AlternatingOptimizerOptions { TotalSteps = 60, LearningRate = 1e-2, Schedule = AlternationSchedules.CompetenceOnly() });
+        var reports = optimizer.Train(data.Batches(32, seed: 1), null);
+        Assert.True(reports[^1].Loss < reports[0].Loss, $"loss {reports[0].Loss} -> {reports[^1].Loss}");
+        using var copy = (MyClassifier)student.Clone();
+        TorchAssert.Close(student.ClassLogits(x), copy.ClassLogits(x), 0, 0, "clone gives the same logits");
+    }
+}
