@@ -9,6 +9,19 @@ public sealed class CudaFactAttribute : FactAttribute
     public CudaFactAttribute()
     {
         if (!torch.cuda.is_available())
-            Skip = "No CUDA device: TorchSharp's CUDA backend and a GPU are needed (run on a GPU machine with the libtorch-cuda backend).";
+            Skip = Reason;
+    }
+
+    /// <summary>Why CUDA tests skip.</summary>
+    public const string Reason = "No CUDA device: a GPU and TorchSharp's CUDA backend are needed (on a GPU machine: dotnet test -p:SuperalignBackend=cuda).";
+}
+
+/// <summary>A theory that runs only where CUDA is available, and is skipped with the reason otherwise.</summary>
+public sealed class CudaTheoryAttribute : TheoryAttribute
+{
+    public CudaTheoryAttribute()
+    {
+        if (!torch.cuda.is_available())
+            Skip = CudaFactAttribute.Reason;
     }
 }
