@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,24 +42,11 @@ internal sealed class FlatAdamW : IParameterUpdater
     {
         if (!CanFlatten(parameters, out string? why)) throw new ArgumentException(why, nameof(parameters));
         _settings = settings;
-        var first = parameters[0];
-        long total = parameters.Sum(p => p.numel());
-        _params = empty(total, dtype: first.dtype, device: first.device);
-        _grads = zeros(total, dtype: first.dtype, device: first.device);
-        _m = zeros(total, dtype: first.dtype, device: first.device);
-        _v = zeros(total, dtype: first.dtype, device: first.device);
-        using var _ = no_grad();
-        long offset = 0;
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            long n = p.numel();
-            var view = _params.narrow(0, offset, n).view(p.shape);
-            view.copy_(p);
-            p.set_(view);
-            p.grad = _grads.narrow(0, offset, n).view(p.shape);
-            offset += n;
-        }
+        var home = FlatHome.Of(parameters);
+        _params = home.Params;
+        _grads = home.Grads;
+        _m = zeros_like(_params);
+        _v = zeros_like(_params);
     }
 
     /// <summary>Whether the parameters can share one buffer: same dtype (floating point) and device, all dense.</summary>
@@ -116,6 +104,86 @@ internal sealed class FlatAdamW : IParameterUpdater
         // The parameters still view the buffer; only the optimizer's own state is released.
         _m.Dispose();
         _v.Dispose();
+    }
+}
+
+/// <summary>
+/// The contiguous parameter and gradient buffers a set of parameters lives in. Made once per parameter set and shared
+/// by every <see cref="FlatAdamW"/> over the same set, so several optimizers of one student (one per phase, say) all
+/// update the student's own weights; each keeps its own moments.
+/// </summary>
+internal sealed class FlatHome
+{
+    private static readonly ConditionalWeakTable<Parameter, FlatHome> Homes = new();
+    private static readonly object Gate = new();
+    private readonly Parameter[] _members;
+
+    private FlatHome(Parameter[] members, Tensor parameters, Tensor gradients) =>
+        (_members, Params, Grads) = (members, parameters, gradients);
+
+    public Tensor Params { get; }
+
+    public Tensor Grads { get; }
+
+    /// <summary>The buffers of <paramref name="parameters"/>: the existing ones, or new ones the parameters move into.</summary>
+    /// <exception cref="InvalidOperationException">Some of the parameters already live in a buffer of a different set.</exception>
+    public static FlatHome Of(IReadOnlyList<Parameter> parameters)
+    {
+        lock (Gate)
+        {
+            if (Homes.TryGetValue(parameters[0], out var home) && home.Owns(parameters))
+            {
+                home.Reattach();
+                return home;
+            }
+            if (parameters.Any(p => Homes.TryGetValue(p, out _)))
+                throw new InvalidOperationException(
+                    "Some of these parameters already live in the flat buffer of another parameter set (an optimizer over a different " +
+                    "list of the same tensors). Give every optimizer of a student the same parameter list, or set FlatParameterBuffer = false.");
+            home = Create(parameters);
+            foreach (var p in parameters) Homes.Add(p, home);
+            return home;
+        }
+    }
+
+    private bool Owns(IReadOnlyList<Parameter> parameters)
+    {
+        if (parameters.Count != _members.Length) return false;
+        for (int i = 0; i < _members.Length; i++)
+            if (!ReferenceEquals(parameters[i], _members[i])) return false;
+        return true;
+    }
+
+    private static FlatHome Create(IReadOnlyList<Parameter> parameters)
+    {
+        var first = parameters[0];
+        long total = parameters.Sum(p => p.numel());
+        var flat = empty(total, dtype: first.dtype, device: first.device);
+        var grads = zeros(total, dtype: first.dtype, device: first.device);
+        using var _ = no_grad();
+        long offset = 0;
+        foreach (var p in parameters)
+        {
+            long n = p.numel();
+            var view = flat.narrow(0, offset, n).view(p.shape);
+            view.copy_(p);
+            p.set_(view);
+            p.grad = grads.narrow(0, offset, n).view(p.shape);
+            offset += n;
+        }
+        return new FlatHome(parameters.ToArray(), flat, grads);
+    }
+
+    /// <summary>Points every gradient back at the gradient buffer (a caller may have replaced or cleared one).</summary>
+    private void Reattach()
+    {
+        long offset = 0;
+        foreach (var p in _members)
+        {
+            long n = p.numel();
+            p.grad = Grads.narrow(0, offset, n).view(p.shape);
+            offset += n;
+        }
     }
 }
 

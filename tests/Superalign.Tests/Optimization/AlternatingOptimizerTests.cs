@@ -340,4 +340,52 @@ public class AlternatingOptimizerTests
         Assert.Equal(1, synced.Syncs);
         Assert.False(synced.IsStatic);
     }
+
+    [Fact]
+    public void Loading_a_checkpoint_keeps_the_student_trainable_by_an_existing_optimizer()
+    {
+        using var scope = NewDisposeScope();
+        var (sup, _) = Data(21);
+        using var student = new Superalign.Students.MlpClassifier(new Superalign.Students.MlpClassifierOptions(F, C, HiddenWidth: 8, Seed: 4), CPU);
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), null,
+            new AlternatingOptimizerOptions { TotalSteps = 20, LearningRate = 1e-2, Schedule = AlternationSchedules.CompetenceOnly() });
+        string path = Path.Combine(Path.GetTempPath(), $"superalign-{Guid.NewGuid():N}.bin");
+        try
+        {
+            student.Save(path);
+            var saved = Weights(student);
+            var source = sup.Batches(32, seed: 1);
+            for (int i = 0; i < 5; i++) optimizer.Step(source, null);
+            Assert.NotEqual(saved, Weights(student));
+
+            student.Load(path);
+            Assert.Equal(saved, Weights(student));
+            optimizer.Step(source, null);
+            Assert.NotEqual(saved, Weights(student)); // the optimizer still updates the loaded weights
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Several_optimizers_of_one_student_all_train_it()
+    {
+        using var scope = NewDisposeScope();
+        var (sup, raw) = Data(22);
+        using var student = new LinearTestStudent(F, C, seed: 5);
+        var pref = raw.WithReferenceLogProbs(student);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 40, LearningRate = 5e-2 };
+        using var competence = new AlternatingOptimizer(student, new TestCrossEntropy(), null, options with { Schedule = AlternationSchedules.CompetenceOnly() });
+        using var conformity = new AlternatingOptimizer(student, null, new TestDpo(), options with { Schedule = AlternationSchedules.ConformityOnly() });
+        double before = CompetenceLoss(student, sup);
+        competence.Train(sup.Batches(32, seed: 1), null);
+        double after = CompetenceLoss(student, sup);
+        Assert.True(after < before - 0.05, $"the first optimizer trains the student: {before} -> {after}");
+        double prefBefore = ConformityLoss(student, pref);
+        conformity.Train(null, pref.Batches(32, seed: 2));
+        double prefAfter = ConformityLoss(student, pref);
+        Assert.True(prefAfter < prefBefore - 0.05, $"the second optimizer trains the same student: {prefBefore} -> {prefAfter}");
+    }
 }

@@ -96,4 +96,46 @@ public class FlatAdamWTests
         Assert.Contains("dtype", why);
         Assert.Throws<ArgumentException>(() => new FlatAdamW(ps, new AdamWSettings(0.9, 0.999, 1e-8, 0)));
     }
+
+    [Fact]
+    public void Two_optimizers_over_one_parameter_list_both_update_the_module()
+    {
+        // Each keeps its own moments; both must move the module's own weights (one per phase, as in benchmarks).
+        var settings = new AdamWSettings(0.9, 0.99, 1e-8, 0);
+        using var a = Net(2);
+        using var b = Net(2);
+        var pa = a.parameters().ToList();
+        var pb = b.parameters().ToList();
+        using var first = new FlatAdamW(pa, settings);
+        using var second = new FlatAdamW(pa, settings);
+        using var refFirst = optim.AdamW(pb, 0.01, 0.9, 0.99, 1e-8, 0);
+        using var refSecond = optim.AdamW(pb, 0.01, 0.9, 0.99, 1e-8, 0);
+        var x = randn(16, 5);
+        var y = randn(16, 3);
+        for (int step = 0; step < 6; step++)
+        {
+            var (mine, theirs) = step % 3 == 2 ? (second, refSecond) : (first, refFirst);
+            mine.ZeroGrad();
+            nn.functional.mse_loss(a.call(x), y).backward();
+            mine.Step(0.01);
+            theirs.zero_grad();
+            nn.functional.mse_loss(b.call(x), y).backward();
+            theirs.step();
+        }
+        var expected = Flat(pb);
+        var actual = Flat(pa);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"parameter {i}: expected {expected[i]}, got {actual[i]}");
+        Assert.True(Flat(pa).Zip(Flat(Net(2).parameters())).Any(t => Math.Abs(t.First - t.Second) > 1e-3), "the weights moved");
+    }
+
+    [Fact]
+    public void A_different_list_of_already_flattened_parameters_is_refused()
+    {
+        using var a = Net(3);
+        var all = a.parameters().ToList();
+        using var first = new FlatAdamW(all, new AdamWSettings(0.9, 0.99, 1e-8, 0));
+        var error = Assert.Throws<InvalidOperationException>(() => new FlatAdamW(all.Skip(1).ToList(), new AdamWSettings(0.9, 0.99, 1e-8, 0)));
+        Assert.Contains("FlatParameterBuffer = false", error.Message);
+    }
 }
