@@ -46,13 +46,13 @@ public sealed class AgreementTests
             weakSoft[i, Weak[i]] = 0.6f;
             studentLogits[i, Student[i]] = 2f;
         }
-        long before = TorchSharp.torch.Tensor.TotalCount;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
         var a = Agreement.WeakErrors(labels, weakSoft, studentLogits);
         double rate = Agreement.Rate(studentLogits, weakSoft);
         double acc = Accuracy.Of(studentLogits, labels);
 
-        Assert.Equal(before, TorchSharp.torch.Tensor.TotalCount);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         Assert.Equal(Agreement.WeakErrors(Labels, Weak, Student), a);
         Assert.Equal(0.6, rate, 12);
         Assert.Equal(0.6, acc, 12);

@@ -53,11 +53,11 @@ public sealed class CalibrationTests
         using var scope = NewDisposeScope();
         var p = tensor(new double[] { 0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.35, 0.65, 0.15, 0.85 }, new long[] { 5, 2 }, ScalarType.Float64);
         var y = tensor(new long[] { 0, 1, 1, 0, 1 });
-        long before = TorchSharp.torch.Tensor.TotalCount;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
         double ece = Calibration.ExpectedCalibrationError(p, y);
 
-        Assert.Equal(before, TorchSharp.torch.Tensor.TotalCount);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         Assert.Equal(0.28, ece, 12);
     }
 
@@ -68,6 +68,22 @@ public sealed class CalibrationTests
         Assert.Equal(1, bins[0].Count);
         Assert.Equal(1, bins[3].Count);
         Assert.Equal(0, Calibration.ExpectedCalibrationError(new[] { 0.0, 1.0 }, new[] { false, true }, bins: 4), 12);
+    }
+
+    [Theory]
+    // 0.07 · 100 rounds up to 7.000000000000001, and the double just above 0.35 times 100 rounds down to 35:
+    // a bin index from ⌈c · M⌉ − 1 alone would misplace both.
+    [InlineData(0.07, 100, 6)]
+    [InlineData(0.56, 100, 55)]
+    [InlineData(0.35, 100, 34)]
+    [InlineData(-1, 100, 35)] // Math.BitIncrement(0.35)
+    [InlineData(-2, 20, 17)]  // Math.BitIncrement(0.85)
+    public void Bins_follow_their_edges_exactly_despite_rounding(double confidence, int bins, int expectedBin)
+    {
+        confidence = confidence switch { -1 => Math.BitIncrement(0.35), -2 => Math.BitIncrement(0.85), _ => confidence };
+        var diagram = Calibration.ReliabilityDiagram(new[] { confidence }, new[] { true }, bins);
+        Assert.Equal(1, diagram[expectedBin].Count);
+        Assert.True(diagram[expectedBin].Lower < confidence && confidence <= diagram[expectedBin].Upper);
     }
 
     [Fact]
