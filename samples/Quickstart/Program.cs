@@ -10,11 +10,13 @@ using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
 using Superalign.Students;
+using TorchSharp;
 using static TorchSharp.torch;
 
 const int Features = 16, Answers = 4, Refuse = Answers, Seed = 7;
 var (trainX, trainAnswer, trainSensitive) = Generate(4000, Seed);
 var (testX, testAnswer, testSensitive) = Generate(2000, Seed + 1);
+Console.WriteLine($"quickstart: seed {Seed}, {trainX.shape[0]} training and {testX.shape[0]} held-out examples, CPU");
 
 // quickstart:begin
 // A student: an MLP over the features with one output per response (4 answers + refuse).
@@ -32,11 +34,13 @@ var conformity = PreferenceDataset.ForClassification(trainX, chosen, rejected).W
 var options = new AlternatingOptimizerOptions
 {
     TotalSteps = 1200,
-    Schedule = AlternationSchedules.FixedRatio(1, 1),   // one competence step, one conformity step, repeated
+    Schedule = AlternationSchedules.FixedRatio(1, 2),   // one competence step, then two conformity steps, repeated
     LearningRate = 3e-3,
     WarmupSteps = 50,
 };
-using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"), ConformityObjectives.Create("sigmoid", beta: 0.1), options);
+// DPO's β: a classifier's log-ratios are those of a single response token, so β is larger than the 0.1 used for
+// long LM responses (whose summed log-ratios are large).
+using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"), ConformityObjectives.Create("sigmoid", beta: 2.0), options);
 
 Report("before", student);
 var reports = optimizer.Train(competence.Batches(64, seed: Seed), conformity.Batches(64, seed: Seed));
@@ -59,9 +63,12 @@ void Report(string when, IClassifierStudent s)
     var predicted = s.ClassLogits(testX).argmax(1);
     var answerable = testSensitive.logical_not();
     double competenceAccuracy = (predicted == testAnswer).logical_and(answerable).sum().ToDouble() / answerable.sum().ToDouble();
-    double conformityRate = ((predicted == Refuse) == testSensitive).to_type(ScalarType.Float32).mean().ToDouble();
+    var follows = (predicted == Refuse) == testSensitive;
+    double conformityRate = follows.to_type(ScalarType.Float32).mean().ToDouble();
+    double refusedSensitive = follows.logical_and(testSensitive).sum().ToDouble() / testSensitive.sum().ToDouble();
     Console.WriteLine($"{when}: competence (answer accuracy, n={answerable.sum().ToInt64()}) = {competenceAccuracy:P1}, " +
-                      $"conformity (follows the value rule, n={testX.shape[0]}) = {conformityRate:P1}");
+                      $"conformity (follows the value rule, n={testX.shape[0]}) = {conformityRate:P1} " +
+                      $"(refuses {refusedSensitive:P1} of the {testSensitive.sum().ToInt64()} sensitive inputs)");
 }
 
 static (Tensor X, Tensor Answer, Tensor Sensitive) Generate(int n, int seed)

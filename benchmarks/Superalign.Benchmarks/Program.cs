@@ -1,0 +1,42 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+
+namespace Superalign.Benchmarks;
+
+/// <summary>
+/// Step-throughput suite.
+/// <list type="bullet">
+/// <item><c>dotnet run -c Release --project benchmarks/Superalign.Benchmarks -- [--quick] [BenchmarkDotNet args]</c>:
+/// with no <c>--filter</c>, the step benchmarks, the matmul peak and (where Python with torch is found) the PyTorch
+/// peer comparison. <c>--quick</c>: short runs (a few minutes for a filtered class).</item>
+/// <item><c>... -- --soak [steps] [mlp|lm] [shape]</c>: the leak check (default 10,000 steps on the 64x256x3 MLP).</item>
+/// </list>
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--soak")
+        {
+            long steps = args.Length > 1 ? long.Parse(args[1]) : 10_000;
+            string model = args.Length > 2 ? args[2] : "mlp";
+            string shape = args.Length > 3 ? args[3] : model == "mlp" ? "64x256x3" : "d128-L2-T64";
+            return Soak.Run(model, shape, steps, tolerancePercent: 3, jsonPath: "soak.json");
+        }
+        bool quick = args.Contains("--quick");
+        var rest = args.Where(a => a != "--quick").ToList();
+        var config = DefaultConfig.Instance.AddColumn(ThroughputColumn.All).WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer());
+        if (quick) config = config.AddJob(Job.ShortRun.WithWarmupCount(2).WithIterationCount(5).WithLaunchCount(1).AsDefault());
+        if (!rest.Contains("--filter"))
+        {
+            rest.Add("--filter");
+            rest.AddRange(new[] { "*MatmulPeak*", "*StepBenchmarks*" });
+            if (TorchPeer.Available()) rest.Add("*PeerBenchmarks*");
+            else Console.WriteLine($"PyTorch peer skipped: {TorchPeer.Python} cannot import torch (Debian: apt install python3-torch).");
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
+        return 0;
+    }
+}

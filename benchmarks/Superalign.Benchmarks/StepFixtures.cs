@@ -1,0 +1,124 @@
+using Superalign.Data;
+using Superalign.Objectives.Competence;
+using Superalign.Objectives.Conformity;
+using Superalign.Optimization;
+using Superalign.Students;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Superalign.Benchmarks;
+
+/// <summary>A student with its data and three optimizers (competence, conformity, alternating) ready to step.</summary>
+public sealed class StepFixture : IDisposable
+{
+    private readonly AlternatingOptimizer _competence, _conformity, _alternating;
+    private readonly IBatchSource<SupervisedBatch> _sup;
+    private readonly IBatchSource<PreferenceBatch> _pref;
+    private readonly IStudent _handStudent;
+    private readonly optim.Optimizer _handAdam;
+    private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _handParameters;
+    private const double Beta = 0.1, LearningRate = 1e-4, MaxNorm = 1.0;
+
+    private StepFixture(IStudent student, SupervisedDataset sup, PreferenceDataset pref, int supBatch, int prefBatch, bool flat,
+        string competenceObjective)
+    {
+        Student = student;
+        var cached = pref.WithReferenceLogProbs(student.Clone());
+        _sup = sup.Batches(supBatch, seed: 1, dropLast: true);
+        _pref = cached.Batches(prefBatch, seed: 2, dropLast: true);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 1_000_000_000, LearningRate = LearningRate, FlatParameterBuffer = flat, LogEvery = 0, MaxGradientNorm = MaxNorm };
+        var ce = CompetenceObjectives.Create(competenceObjective);
+        var dpo = ConformityObjectives.Create("sigmoid", beta: Beta);
+        _competence = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.CompetenceOnly() });
+        _conformity = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.ConformityOnly() });
+        _alternating = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.FixedRatio(1, 1) });
+        _handStudent = student.Clone();
+        _handParameters = _handStudent.Parameters();
+        _handAdam = optim.AdamW(_handParameters, LearningRate, 0.9, 0.999, 1e-8, 0);
+    }
+
+    /// <summary>The student.</summary>
+    public IStudent Student { get; }
+
+    public StepReport Competence() => _competence.Step(_sup, null);
+
+    public StepReport Conformity() => _conformity.Step(null, _pref);
+
+    public StepReport Alternating() => _alternating.Step(_sup, _pref);
+
+    /// <summary>
+    /// The competence step as a user would hand-write it in TorchSharp: forward, cross-entropy (token NLL for the LM),
+    /// backward, clipping, <c>torch.optim.AdamW</c>, loss read back — the same math as <see cref="Competence"/> with
+    /// <c>FlatParameterBuffer = false</c>, without the optimizer's schedule, checks and metrics.
+    /// </summary>
+    public double HandWrittenCompetence()
+    {
+        using var scope = NewDisposeScope();
+        var batch = _sup.Next().Responses;
+        _handStudent.SetTraining(true);
+        _handAdam.zero_grad();
+        var logits = _handStudent.Logits(batch);
+        long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
+        var nll = nn.functional.cross_entropy(logits.reshape(b * t, v), batch.Targets.reshape(b * t), reduction: nn.Reduction.None);
+        var loss = (nll * batch.Mask.reshape(b * t)).sum() / batch.Mask.sum();
+        loss.backward();
+        nn.utils.clip_grad_norm_(_handParameters, MaxNorm);
+        _handAdam.step();
+        return loss.ToDouble();
+    }
+
+    /// <summary>The DPO step (cached reference log-probs) hand-written the same way.</summary>
+    public double HandWrittenConformity()
+    {
+        using var scope = NewDisposeScope();
+        var batch = _pref.Next();
+        _handStudent.SetTraining(true);
+        _handAdam.zero_grad();
+        var (pc, pr) = Superalign.Objectives.LogProbs.Pair(_handStudent, batch);
+        var h = (pc - batch.ReferenceChosen!) - (pr - batch.ReferenceRejected!);
+        var loss = -nn.functional.logsigmoid(Beta * h).mean();
+        loss.backward();
+        nn.utils.clip_grad_norm_(_handParameters, MaxNorm);
+        _handAdam.step();
+        return loss.ToDouble();
+    }
+
+    /// <summary>An MLP classifier with inputs <paramref name="features"/> and hidden width <paramref name="width"/> × <paramref name="depth"/>.</summary>
+    public static StepFixture Mlp(int features, int width, int depth, int batch, bool flat = true)
+    {
+        const int classes = StepCost.MlpClasses;
+        var student = new MlpClassifier(new MlpClassifierOptions(features, classes, width, depth, Seed: 1), CPU);
+        var g = new Generator(7);
+        int n = batch * 8;
+        var x = randn(new long[] { n, features }, generator: g);
+        var y = randint(classes, new long[] { n }, generator: g);
+        var r = randint(classes, new long[] { n }, generator: g);
+        return new StepFixture(student, SupervisedDataset.ForClassification(x, y), PreferenceDataset.ForClassification(x, y, r),
+            batch, batch, flat, "ce");
+    }
+
+    /// <summary>A tiny causal LM; competence batches hold 2× <paramref name="pairs"/> sequences so both steps see the same tokens.</summary>
+    public static StepFixture Lm(int dim, int layers, int seq, int pairs, bool flat = true)
+    {
+        const int vocab = StepCost.LmVocabulary;
+        var student = new TinyCausalLm(new TinyCausalLmOptions(vocab, seq, dim, layers, Math.Max(1, dim / 32), Seed: 1), CPU);
+        var g = new Generator(7);
+        int n = pairs * 16;
+        var chosen = randint(vocab, new long[] { n, seq }, generator: g);
+        var rejected = randint(vocab, new long[] { n, seq }, generator: g);
+        var mask = ones(n, seq);
+        mask.narrow(1, 0, seq / 4).zero_(); // the first quarter is the prompt
+        return new StepFixture(student, SupervisedDataset.ForCausalLm(chosen, mask),
+            PreferenceDataset.ForCausalLm(chosen, mask, rejected, mask), 2 * pairs, pairs, flat, "nll");
+    }
+
+    public void Dispose()
+    {
+        _competence.Dispose();
+        _conformity.Dispose();
+        _alternating.Dispose();
+        _handAdam.Dispose();
+        _handStudent.Dispose();
+        Student.Dispose();
+    }
+}
