@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.DotNetCli;
 using BenchmarkDotNet.Running;
 
 namespace Superalign.Benchmarks;
@@ -27,8 +28,11 @@ public static class Program
         }
         bool quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToList();
-        var config = DefaultConfig.Instance.AddColumn(ThroughputColumn.All).WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer());
-        if (quick) config = config.AddJob(Job.ShortRun.WithWarmupCount(2).WithIterationCount(5).WithLaunchCount(1).AsDefault());
+        // BenchmarkDotNet's generated projects switch off Directory.Build.* imports, so the native-load fix reaches
+        // them through MSBuild's CustomAfterMicrosoftCommonTargets hook instead.
+        var fix = new MsBuildArgument($"/p:CustomAfterMicrosoftCommonTargets={Path.Combine(TorchPeer.RepoRoot(), "src", "Superalign", "build", "Superalign.targets")}");
+        var job = (quick ? Job.ShortRun.WithWarmupCount(2).WithIterationCount(5).WithLaunchCount(1) : Job.Default).WithArguments(new[] { fix });
+        var config = DefaultConfig.Instance.AddColumn(ThroughputColumn.All).AddJob(job.AsDefault());
         if (!rest.Contains("--filter"))
         {
             rest.Add("--filter");
@@ -36,6 +40,8 @@ public static class Program
             if (TorchPeer.Available()) rest.Add("*PeerBenchmarks*");
             else Console.WriteLine($"PyTorch peer skipped: {TorchPeer.Python} cannot import torch (Debian: apt install python3-torch).");
         }
+        // One summary for all classes, so the throughput columns see the matmul peak measured in the same run.
+        if (!rest.Contains("--join")) rest.Add("--join");
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
         return 0;
     }
