@@ -20,7 +20,7 @@ public static class Soak
         using var fixture = model == "mlp"
             ? StepFixture.Mlp(StepCost.ParseMlp(shape).Features, StepCost.ParseMlp(shape).Width, StepCost.ParseMlp(shape).Depth, StepCost.MlpBatch)
             : StepFixture.Lm(StepCost.ParseLm(shape).Dim, StepCost.ParseLm(shape).Layers, StepCost.ParseLm(shape).Seq, StepCost.LmPairs);
-        long every = Math.Max(1, steps / 20), warmup = Math.Max(1, steps / 10);
+        long every = Math.Max(1, steps / 20), warmup = Math.Max(1, steps / 5);
         var samples = new List<Sample>();
         var watch = Stopwatch.StartNew();
         Console.WriteLine($"soak: {model} {shape}, {steps} alternating steps, {Environment.ProcessorCount} threads");
@@ -40,7 +40,7 @@ public static class Soak
         double rssGrowth = 100 * (after[^1].ResidentMiB - after[0].ResidentMiB) / after[0].ResidentMiB;
         bool ok = liveSpread == 0 && rssGrowth <= tolerancePercent;
         Console.WriteLine($"live tensors from step {warmup}: {after[0].LiveTensors} -> {after[^1].LiveTensors} (spread {liveSpread}); " +
-                          $"RSS {after[0].ResidentMiB:F1} -> {after[^1].ResidentMiB:F1} MiB ({rssGrowth:+0.0;-0.0}%, tolerance {tolerancePercent}%); " +
+                          $"RSS {after[0].ResidentMiB:F1} -> {after[^1].ResidentMiB:F1} MiB ({rssGrowth:+0.0;-0.0}%, tolerance {tolerancePercent}%; peak {samples.Max(x => x.ResidentMiB):F1}); " +
                           $"{watch.Elapsed.TotalSeconds:F0} s; {(ok ? "PASS" : "FAIL")}");
         if (jsonPath is not null)
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { model, shape, steps, threads = Environment.ProcessorCount, liveSpread, rssGrowthPercent = rssGrowth, pass = ok, samples },

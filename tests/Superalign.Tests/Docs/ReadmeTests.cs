@@ -10,7 +10,7 @@ namespace Superalign.Tests.Docs;
 /// </summary>
 public sealed class ReadmeTests
 {
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Superalign.sln")))
@@ -77,8 +77,7 @@ public sealed class ExtendingDocTests
     [InlineData("student")]
     public void Extending_doc_shows_the_tested_code(string name)
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Superalign.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Superalign.sln not found.");
+        string root = ReadmeTests.RepoRoot();
         var code = File.ReadAllText(Path.Combine(root, "tests", "Superalign.Tests", "Docs", "ExtendingExamples.cs")).Replace("\r\n", "\n");
         var doc = File.ReadAllText(Path.Combine(root, "docs", "extending.md")).Replace("\r\n", "\n");
         var region = Regex.Match(code, $@"// extending:{name}:begin\n(?<c>.*?)\n// extending:{name}:end", RegexOptions.Singleline);
