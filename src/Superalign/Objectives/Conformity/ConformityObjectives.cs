@@ -66,7 +66,7 @@ public static class ConformityObjectives
             "hinge" => new HingeObjective(b),
             "ipo" => new IpoObjective(b),
             "robust" => new RobustObjective(b, labelSmoothing),
-            "exo_pair" => new ExoPairObjective(b, labelSmoothing == 0 ? 1e-3 : labelSmoothing),
+            "exo_pair" => new ExoPairObjective(b, ExoEpsilon(labelSmoothing)),
             "nca_pair" => new NcaPairObjective(b),
             "bco_pair" => new BcoPairObjective(b),
             "sppo_hard" => new SppoHardObjective(b),
@@ -81,6 +81,13 @@ public static class ConformityObjectives
             _ => throw new InvalidOperationException($"No factory entry for '{key}'."),
         };
     }
+
+    private static double ExoEpsilon(double labelSmoothing) => labelSmoothing switch
+    {
+        0 => 1e-3, // TRL's default when label_smoothing is left at 0
+        > 0 and < 1 => labelSmoothing,
+        _ => throw ConformityMath.OutOfRange(nameof(labelSmoothing), labelSmoothing, "in (0, 1) for exo_pair (0 selects 1e-3)"),
+    };
 
     private static OrpoObjective Orpo(double? beta, double? lambda)
     {
