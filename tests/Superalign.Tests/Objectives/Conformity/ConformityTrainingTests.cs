@@ -15,9 +15,9 @@ public class ConformityTrainingTests
     private const int F = 6, C = 3, N = 64;
 
     public static TheoryData<string> Trainable() =>
-        // discopop is left out on purpose: at policy = reference (z = 0) its published loss has a positive slope
-        // (a local minimum sits just below z = 0, see the DiscoPOP paper's non-convexity), so a student that starts
-        // as its own reference first moves the margin slightly the wrong way.
+        // discopop is left out on purpose: with τ = 0.05 its published loss is non-convex, with slope ≈ +0.78 at
+        // z = 0 and a local minimum near z ≈ −0.12, so a student that starts as its own reference is pulled towards a
+        // slightly negative margin first (the scalar-reference and gradient tests cover discopop's values).
         new(ConformityObjectives.Names.Where(n => n != "discopop"));
 
     private static double MeanMargin(IStudent student, PreferenceDataset data)
@@ -47,6 +47,6 @@ public class ConformityTrainingTests
             Assert.All(reports, r => Assert.InRange(r.Metrics[MetricNames.RewardsAccuracies], 0, 1));
         }
         double after = MeanMargin(student, data);
-        Assert.True(after > before + 0.05, $"{name}: mean log-prob margin {before:F4} -> {after:F4}");
+        Assert.True(after > before + 0.5, $"{name}: mean log-prob margin {before:F4} -> {after:F4}");
     }
 }
