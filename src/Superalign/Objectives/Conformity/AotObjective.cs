@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// Alignment via Optimal Transport for paired data (Melnyk et al. 2024), TRL's <c>aot</c>: sorts the policy

@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// Anchored Preference Optimization, zero anchor (D'Oosterlinck et al. 2024, eq. 7), TRL's <c>apo_zero</c>:

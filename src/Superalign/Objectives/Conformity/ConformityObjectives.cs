@@ -1,4 +1,4 @@
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// Creates conformity objectives by TRL loss-type name (<c>sigmoid</c>, <c>ipo</c>, <c>simpo</c>, …), for

@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// Contrastive Preference Optimization (Xu et al. 2024), reference-free: a DPO-style preference term on the policy's

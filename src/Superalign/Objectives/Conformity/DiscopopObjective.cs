@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// DiscoPOP (Chris Lu et al. 2024, eq. 5), TRL's <c>discopop</c>: the log-ratio-modulated loss discovered by LLM-driven

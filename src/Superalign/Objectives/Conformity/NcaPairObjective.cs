@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// NCA for pairs (Chen et al. 2024), TRL's <c>nca_pair</c>: <c>−logσ(β·cl) − ½·logσ(−β·cl) − ½·logσ(−β·rl)</c> with

@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// Robust DPO (Chowdhury et al. 2024), TRL's <c>robust</c>: an unbiased estimate of the DPO loss under preference

@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// DPO (Rafailov et al. 2023), TRL's <c>sigmoid</c> loss: <c>−logσ(β·h)</c> with the margin

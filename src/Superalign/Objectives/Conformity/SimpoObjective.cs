@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// SimPO (Meng et al. 2024), reference-free: <c>−logσ(β·(πc/|yc| − πr/|yr|) − γ)</c>, averaged over the pairs; the

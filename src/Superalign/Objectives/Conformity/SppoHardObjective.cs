@@ -1,7 +1,7 @@
-using static Superalign.Objectives.ConformityMath;
+using static Superalign.Objectives.Conformity.ConformityMath;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// SPPO with hard preferences (Wu et al. 2024), TRL's <c>sppo_hard</c>: regresses the chosen log-ratio to

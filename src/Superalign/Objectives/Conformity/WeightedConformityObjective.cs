@@ -1,7 +1,7 @@
 using System.Globalization;
 using static TorchSharp.torch;
 
-namespace Superalign.Objectives;
+namespace Superalign.Objectives.Conformity;
 
 /// <summary>
 /// A weighted sum of conformity objectives, <c>Σᵢ wᵢ·Lᵢ</c> — for instance DPO plus a little IPO, or RPO-style

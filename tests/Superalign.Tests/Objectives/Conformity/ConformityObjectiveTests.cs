@@ -1,4 +1,5 @@
 using Superalign.Objectives;
+using Superalign.Objectives.Conformity;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;

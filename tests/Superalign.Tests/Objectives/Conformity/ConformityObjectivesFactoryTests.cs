@@ -1,4 +1,5 @@
 using Superalign.Objectives;
+using Superalign.Objectives.Conformity;
 using Xunit;
 
 namespace Superalign.Tests.Objectives.Conformity;

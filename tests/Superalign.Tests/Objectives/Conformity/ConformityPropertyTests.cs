@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Superalign.Objectives;
+using Superalign.Objectives.Conformity;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;

@@ -1,5 +1,6 @@
 using Superalign.Data;
 using Superalign.Objectives;
+using Superalign.Objectives.Conformity;
 using Superalign.Objectives.Reference;
 using Superalign.Optimization;
 using Superalign.Tests.Infrastructure;

@@ -1,4 +1,5 @@
 using Superalign.Objectives;
+using Superalign.Objectives.Conformity;
 using TorchSharp;
 using static TorchSharp.torch;
 
