@@ -1,32 +1,31 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using TorchSharp;
 
 namespace Superalign.Benchmarks;
 
 /// <summary>
-/// One optimizer update of each kind for the MLP classifier (batch 256): the library's competence, conformity (DPO,
-/// cached reference) and alternating steps, and the same competence and DPO steps hand-written in TorchSharp.
-/// <see cref="FlatBuffer"/> = false uses TorchSharp's AdamW, the hand-written loop's optimizer.
+/// One optimizer update of each kind: the library's competence, conformity (DPO, cached reference) and alternating
+/// steps, and the same competence and DPO steps hand-written in TorchSharp. <see cref="FlatBuffer"/> = false uses
+/// TorchSharp's AdamW, the hand-written loops' optimizer.
 /// </summary>
-[MemoryDiagnoser]
-[StepModel("mlp")]
-public class MlpStepBenchmarks
+public abstract class StepBenchmarksBase
 {
     private StepFixture _fixture = null!;
 
-    [Params("64x256x3", "128x1024x3")]
-    public string Shape { get; set; } = "64x256x3";
+    /// <summary>The fixture's shape (see <see cref="StepCost"/>).</summary>
+    public abstract string Shape { get; set; }
 
     [Params(true, false)]
     public bool FlatBuffer { get; set; } = true;
+
+    /// <summary>Builds the fixture for <see cref="Shape"/>.</summary>
+    protected abstract StepFixture Create();
 
     [GlobalSetup]
     public void Setup()
     {
         torch.set_num_threads(Environment.ProcessorCount);
-        var (f, w, d) = StepCost.ParseMlp(Shape);
-        _fixture = StepFixture.Mlp(f, w, d, batch: StepCost.MlpBatch, FlatBuffer);
+        _fixture = Create();
     }
 
     [Benchmark(Baseline = true)]
@@ -48,45 +47,35 @@ public class MlpStepBenchmarks
     public void Cleanup() => _fixture.Dispose();
 }
 
+/// <summary>MLP classifier steps (batch 256).</summary>
+[MemoryDiagnoser]
+[StepModel("mlp")]
+public class MlpStepBenchmarks : StepBenchmarksBase
+{
+    [Params("64x256x3", "128x1024x3")]
+    public override string Shape { get; set; } = "64x256x3";
+
+    protected override StepFixture Create()
+    {
+        var (f, w, d) = StepCost.ParseMlp(Shape);
+        return StepFixture.Mlp(f, w, d, batch: StepCost.MlpBatch, FlatBuffer);
+    }
+}
+
 /// <summary>
-/// One optimizer update of each kind for the tiny causal LM: a DPO step on 16 pairs (one 2B = 32-sequence forward,
-/// cached reference) and a competence step on the same 32 sequences, so both cover the same tokens.
+/// Tiny causal LM steps: a DPO step on 16 pairs (one 2B = 32-sequence forward, cached reference) and a competence
+/// step on the same 32 sequences, so both cover the same tokens.
 /// </summary>
 [MemoryDiagnoser]
 [StepModel("lm")]
-public class LmStepBenchmarks
+public class LmStepBenchmarks : StepBenchmarksBase
 {
-    private StepFixture _fixture = null!;
-
     [Params("d128-L2-T64", "d256-L4-T128")]
-    public string Shape { get; set; } = "d128-L2-T64";
+    public override string Shape { get; set; } = "d128-L2-T64";
 
-    [Params(true, false)]
-    public bool FlatBuffer { get; set; } = true;
-
-    [GlobalSetup]
-    public void Setup()
+    protected override StepFixture Create()
     {
-        torch.set_num_threads(Environment.ProcessorCount);
         var (d, l, t) = StepCost.ParseLm(Shape);
-        _fixture = StepFixture.Lm(d, l, t, pairs: StepCost.LmPairs, FlatBuffer);
+        return StepFixture.Lm(d, l, t, pairs: StepCost.LmPairs, FlatBuffer);
     }
-
-    [Benchmark(Baseline = true)]
-    public double Competence() => _fixture.Competence().Loss;
-
-    [Benchmark]
-    public double Conformity() => _fixture.Conformity().Loss;
-
-    [Benchmark]
-    public double Alternating() => _fixture.Alternating().Loss;
-
-    [Benchmark]
-    public double HandWrittenCompetence() => _fixture.HandWrittenCompetence();
-
-    [Benchmark]
-    public double HandWrittenConformity() => _fixture.HandWrittenConformity();
-
-    [GlobalCleanup]
-    public void Cleanup() => _fixture.Dispose();
 }
