@@ -26,6 +26,9 @@ public interface IStudent : IDisposable
     /// <summary>Switches between training and evaluation behaviour (dropout and the like).</summary>
     void SetTraining(bool training);
 
+    /// <summary>Whether the student is in training mode (so code that switches to evaluation can restore it).</summary>
+    bool IsTraining { get; }
+
     /// <summary>A deep copy with its own parameters on the same device (used e.g. as a frozen reference policy).</summary>
     IStudent Clone();
 

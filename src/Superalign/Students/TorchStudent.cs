@@ -62,6 +62,9 @@ public abstract class TorchStudent : IStudent
     public void SetTraining(bool training) => _module.train(training);
 
     /// <inheritdoc />
+    public bool IsTraining => _module.training;
+
+    /// <inheritdoc />
     public IStudent Clone()
     {
         var copy = CreateSibling();

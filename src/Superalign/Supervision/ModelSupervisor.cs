@@ -7,9 +7,8 @@ namespace Superalign.Supervision;
 /// the next round's teacher. Its soft labels are the softmax of its class logits, optionally at a temperature.
 /// </summary>
 /// <remarks>
-/// Labeling runs without gradients and in evaluation mode (no dropout); the model's training mode is restored
-/// afterwards for students derived from <see cref="Students.TorchStudent"/> (all shipped students) or that are
-/// TorchSharp modules — other students, whose mode <see cref="IStudent"/> cannot report, are left in evaluation mode.
+/// Labeling runs without gradients and in evaluation mode (no dropout); the model's training mode
+/// (<see cref="IStudent.IsTraining"/>) is restored afterwards.
 /// Features on another device than the model are moved to it, and the labels are returned on the features' device.
 /// The supervisor does not own the model: dispose the model yourself.
 /// </remarks>

@@ -50,7 +50,7 @@ public sealed class ScoringPreferenceSupervisor : IPreferenceSupervisor
     /// <summary>
     /// A judge model scoring each response by its log-probability under the judge (<see cref="LogProbs.Sequence(IStudent, ResponseBatch)"/>),
     /// optionally divided by the response length. The judge runs without gradients in evaluation mode, its mode
-    /// restored afterwards (for <see cref="Students.TorchStudent"/> students); batches are moved to its device.
+    /// restored afterwards; batches are moved to its device.
     /// </summary>
     /// <param name="judge">The judging student (possibly the policy itself, for self-enhancement). Not owned.</param>
     /// <param name="temperature">τ, finite and at least 0.</param>

@@ -65,17 +65,12 @@ internal static class SupervisionCheck
 /// <summary>
 /// Puts a student in evaluation mode for the duration of a labeling or judging call and restores the caller's mode.
 /// </summary>
-/// <remarks>
-/// <see cref="IStudent"/> can set but not report its mode. The mode is read from students derived from
-/// <see cref="TorchStudent"/> (every student this library ships) and from students that are themselves TorchSharp
-/// modules; any other student is left in evaluation mode.
-/// </remarks>
 internal readonly struct EvaluationMode : IDisposable
 {
     private readonly IStudent _student;
-    private readonly bool? _wasTraining;
+    private readonly bool _wasTraining;
 
-    private EvaluationMode(IStudent student, bool? wasTraining)
+    private EvaluationMode(IStudent student, bool wasTraining)
     {
         _student = student;
         _wasTraining = wasTraining;
@@ -83,18 +78,13 @@ internal readonly struct EvaluationMode : IDisposable
 
     public static EvaluationMode Enter(IStudent student)
     {
-        bool? wasTraining = student switch
-        {
-            TorchStudent ts => ts.Module.training,
-            nn.Module m => m.training,
-            _ => null,
-        };
+        bool wasTraining = student.IsTraining;
         student.SetTraining(false);
         return new EvaluationMode(student, wasTraining);
     }
 
     public void Dispose()
     {
-        if (_wasTraining == true) _student.SetTraining(true);
+        if (_wasTraining) _student.SetTraining(true);
     }
 }
