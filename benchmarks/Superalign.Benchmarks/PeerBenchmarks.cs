@@ -114,16 +114,7 @@ public abstract class PeerBenchmarksBase
     {
         int threads = Environment.ProcessorCount;
         torch.set_num_threads(threads);
-        if (Model == "mlp")
-        {
-            var (f, w, d) = StepCost.ParseMlp(Shape);
-            _fixture = StepFixture.Mlp(f, w, d, StepCost.MlpBatch);
-        }
-        else
-        {
-            var (d, l, t) = StepCost.ParseLm(Shape);
-            _fixture = StepFixture.Lm(d, l, t, StepCost.LmPairs);
-        }
+        _fixture = StepFixture.For(Model, Shape);
         _step = Phase switch
         {
             "competence" => _fixture.Competence,

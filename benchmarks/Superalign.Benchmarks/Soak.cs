@@ -17,9 +17,7 @@ public static class Soak
     public static int Run(string model, string shape, long steps, double tolerancePercent, string? jsonPath)
     {
         torch.set_num_threads(Environment.ProcessorCount);
-        using var fixture = model == "mlp"
-            ? StepFixture.Mlp(StepCost.ParseMlp(shape).Features, StepCost.ParseMlp(shape).Width, StepCost.ParseMlp(shape).Depth, StepCost.MlpBatch)
-            : StepFixture.Lm(StepCost.ParseLm(shape).Dim, StepCost.ParseLm(shape).Layers, StepCost.ParseLm(shape).Seq, StepCost.LmPairs);
+        using var fixture = StepFixture.For(model, shape);
         long every = Math.Max(1, steps / 20), warmup = Math.Max(1, steps / 5);
         var samples = new List<Sample>();
         var watch = Stopwatch.StartNew();

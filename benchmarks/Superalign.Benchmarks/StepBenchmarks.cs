@@ -18,14 +18,14 @@ public abstract class StepBenchmarksBase
     [Params(true, false)]
     public bool FlatBuffer { get; set; } = true;
 
-    /// <summary>Builds the fixture for <see cref="Shape"/>.</summary>
-    protected abstract StepFixture Create();
+    /// <summary><c>mlp</c> or <c>lm</c>.</summary>
+    protected abstract string Model { get; }
 
     [GlobalSetup]
     public void Setup()
     {
         torch.set_num_threads(Environment.ProcessorCount);
-        _fixture = Create();
+        _fixture = StepFixture.For(Model, Shape, FlatBuffer);
     }
 
     [Benchmark(Baseline = true)]
@@ -55,11 +55,7 @@ public class MlpStepBenchmarks : StepBenchmarksBase
     [Params("64x256x3", "128x1024x3")]
     public override string Shape { get; set; } = "64x256x3";
 
-    protected override StepFixture Create()
-    {
-        var (f, w, d) = StepCost.ParseMlp(Shape);
-        return StepFixture.Mlp(f, w, d, batch: StepCost.MlpBatch, FlatBuffer);
-    }
+    protected override string Model => "mlp";
 }
 
 /// <summary>
@@ -73,9 +69,5 @@ public class LmStepBenchmarks : StepBenchmarksBase
     [Params("d128-L2-T64", "d256-L4-T128")]
     public override string Shape { get; set; } = "d128-L2-T64";
 
-    protected override StepFixture Create()
-    {
-        var (d, l, t) = StepCost.ParseLm(Shape);
-        return StepFixture.Lm(d, l, t, pairs: StepCost.LmPairs, FlatBuffer);
-    }
+    protected override string Model => "lm";
 }

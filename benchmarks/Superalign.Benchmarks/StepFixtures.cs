@@ -83,6 +83,25 @@ public sealed class StepFixture : IDisposable
         return loss.ToDouble();
     }
 
+    /// <summary>
+    /// The fixture of <paramref name="model"/> (<c>mlp</c>: batch <see cref="StepCost.MlpBatch"/>; <c>lm</c>:
+    /// <see cref="StepCost.LmPairs"/> pairs) at <paramref name="shape"/> (see <see cref="StepCost"/>).
+    /// </summary>
+    public static StepFixture For(string model, string shape, bool flat = true)
+    {
+        switch (model)
+        {
+            case "mlp":
+                var (f, w, d) = StepCost.ParseMlp(shape);
+                return Mlp(f, w, d, StepCost.MlpBatch, flat);
+            case "lm":
+                var (dim, layers, seq) = StepCost.ParseLm(shape);
+                return Lm(dim, layers, seq, StepCost.LmPairs, flat);
+            default:
+                throw new ArgumentException($"Unknown model '{model}' (mlp or lm).", nameof(model));
+        }
+    }
+
     /// <summary>An MLP classifier with inputs <paramref name="features"/> and hidden width <paramref name="width"/> × <paramref name="depth"/>.</summary>
     public static StepFixture Mlp(int features, int width, int depth, int batch, bool flat = true)
     {
