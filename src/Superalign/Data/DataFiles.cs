@@ -37,7 +37,13 @@ public sealed record ClassificationTable(Tensor Features, Tensor Labels, IReadOn
 /// <param name="Prompt">The prompt.</param>
 /// <param name="Chosen">The preferred completion.</param>
 /// <param name="Rejected">The dispreferred completion.</param>
-public sealed record PreferenceRecord(string Prompt, string Chosen, string Rejected);
+/// <param name="Source">The file the record came from, or null (records built in code).</param>
+/// <param name="Line">Its 1-based line in <paramref name="Source"/>, or 0.</param>
+public sealed record PreferenceRecord(string Prompt, string Chosen, string Rejected, string? Source = null, long Line = 0)
+{
+    /// <summary>Where the record came from, as <c>path:line</c> (or <c>record</c> when built in code), for error messages.</summary>
+    public string Location => Source is null ? "record" : $"{Source}:{Line}";
+}
 
 /// <summary>
 /// Readers for users' own data: classification tables from CSV and preference pairs from JSONL with TRL's
@@ -145,7 +151,7 @@ public static class DataFiles
                         throw new DataFileException(path, lineNumber, $"field '{name}' must be a string, found {value.ValueKind}.");
                     return value.GetString()!;
                 }
-                records.Add(new PreferenceRecord(Field("prompt"), Field("chosen"), Field("rejected")));
+                records.Add(new PreferenceRecord(Field("prompt"), Field("chosen"), Field("rejected"), path, lineNumber));
             }
         }
         if (records.Count == 0) throw new DataFileException(path, Math.Max(1, lineNumber), "the file has no records.");

@@ -56,7 +56,8 @@ public sealed class DataFileTests : IDisposable
     {
         var path = Write("ok.jsonl", "{\"prompt\":\"2+2?\",\"chosen\":\"4\",\"rejected\":\"5\",\"id\":7}\n\n{\"prompt\":\"\",\"chosen\":\"a\\nb\",\"rejected\":\"c\"}\n");
         var records = DataFiles.ReadPreferenceJsonl(path);
-        Assert.Equal(new[] { new PreferenceRecord("2+2?", "4", "5"), new PreferenceRecord("", "a\nb", "c") }, records);
+        Assert.Equal(new[] { new PreferenceRecord("2+2?", "4", "5", path, 1), new PreferenceRecord("", "a\nb", "c", path, 3) }, records);
+        Assert.Equal($"{path}:3", records[1].Location);
     }
 
     [Theory]

@@ -1,0 +1,209 @@
+using static TorchSharp.torch;
+
+namespace Superalign.Data;
+
+/// <summary>
+/// A character-level tokenizer for the tiny language models: three special tokens (<see cref="Pad"/>,
+/// <see cref="Bos"/>, <see cref="Eos"/>) then one id per character of an alphabet. It turns prompt/response text into
+/// the token and response-mask tensors of <see cref="SupervisedDataset.ForCausalLm"/> and
+/// <see cref="PreferenceDataset.ForCausalLm"/>, which is how JSONL preference files (<see cref="DataFiles.ReadPreferenceJsonl"/>)
+/// reach a <see cref="Students.TinyCausalLm"/>.
+/// </summary>
+/// <remarks>
+/// A sequence is <c>BOS prompt response EOS</c>, right-padded with <see cref="Pad"/>; the response mask is 1 on the
+/// response characters and the EOS, so a model learns where to stop. Characters outside the alphabet are an error
+/// (never silently dropped).
+/// </remarks>
+public sealed class CharacterTokenizer
+{
+    /// <summary>Padding id (masked out of every loss).</summary>
+    public const long Pad = 0;
+
+    /// <summary>Beginning-of-sequence id.</summary>
+    public const long Bos = 1;
+
+    /// <summary>End-of-sequence id: ends every response.</summary>
+    public const long Eos = 2;
+
+    private const int Specials = 3;
+    private readonly Dictionary<char, long> _ids;
+
+    /// <summary>A tokenizer over <paramref name="alphabet"/>'s characters, in order (ids 3, 4, …).</summary>
+    /// <exception cref="ArgumentException">The alphabet is empty or repeats a character (the message names it).</exception>
+    public CharacterTokenizer(string alphabet)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(alphabet);
+        _ids = new Dictionary<char, long>();
+        for (int i = 0; i < alphabet.Length; i++)
+        {
+            if (!_ids.TryAdd(alphabet[i], Specials + i))
+                throw new ArgumentException($"alphabet repeats the character '{Escape(alphabet[i])}' (positions {alphabet.IndexOf(alphabet[i])} and {i}).", nameof(alphabet));
+        }
+        Alphabet = alphabet;
+    }
+
+    /// <summary>A tokenizer whose alphabet is every character of <paramref name="texts"/>, in ordinal order.</summary>
+    public static CharacterTokenizer FromTexts(IEnumerable<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var chars = new SortedSet<char>(texts.SelectMany(t => t ?? throw new ArgumentException("texts contains null.", nameof(texts))));
+        if (chars.Count == 0) throw new ArgumentException("texts hold no characters.", nameof(texts));
+        return new CharacterTokenizer(string.Concat(chars));
+    }
+
+    /// <summary>A tokenizer for every character of the prompts and completions of <paramref name="records"/>.</summary>
+    public static CharacterTokenizer FromRecords(IEnumerable<PreferenceRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return FromTexts(records.SelectMany(r => new[] { r.Prompt, r.Chosen, r.Rejected }));
+    }
+
+    /// <summary>The characters, in id order.</summary>
+    public string Alphabet { get; }
+
+    /// <summary>Number of ids: the alphabet plus the three special tokens.</summary>
+    public int VocabularySize => Alphabet.Length + Specials;
+
+    /// <summary>The ids of <paramref name="text"/>'s characters (no special tokens).</summary>
+    /// <exception cref="ArgumentException">A character is not in the alphabet (the message names it and its position).</exception>
+    public long[] Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new long[text.Length];
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (!_ids.TryGetValue(text[i], out ids[i]))
+                throw new ArgumentException($"'{Escape(text[i])}' at position {i} of \"{text}\" is not in the tokenizer's alphabet \"{Alphabet}\".", nameof(text));
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// The text of <paramref name="ids"/>: stops at the first <see cref="Eos"/> (or <see cref="Pad"/>), skips
+    /// <see cref="Bos"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside the vocabulary.</exception>
+    public string Decode(IEnumerable<long> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var text = new System.Text.StringBuilder();
+        foreach (var id in ids)
+        {
+            if (id == Eos || id == Pad) break;
+            if (id == Bos) continue;
+            if (id < Specials || id >= VocabularySize)
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary [0, {VocabularySize}).");
+            text.Append(Alphabet[(int)(id - Specials)]);
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Decodes each row of generated tokens <c>[B, N]</c> (see <see cref="Decode"/>).</summary>
+    public IReadOnlyList<string> DecodeRows(Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2) throw new ArgumentException($"tokens must have shape [B, N]; got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long rows = tokens.shape[0], width = tokens.shape[1];
+        var flat = tokens.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
+        var texts = new string[rows];
+        for (long r = 0; r < rows; r++) texts[r] = Decode(new ArraySegment<long>(flat, (int)(r * width), (int)width));
+        return texts;
+    }
+
+    /// <summary>Prompt ids <c>[B, 1 + P]</c> (<see cref="Bos"/> then the prompt) for prompts of equal length, for generation.</summary>
+    /// <exception cref="ArgumentException">The prompts differ in length or hold characters outside the alphabet.</exception>
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0) throw new ArgumentException("prompts is empty.", nameof(prompts));
+        int length = prompts[0].Length;
+        var ids = new long[prompts.Count * (length + 1)];
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            if (prompts[i].Length != length)
+                throw new ArgumentException($"prompts must all have the length of prompts[0] ({length}) to be generated from together; prompts[{i}] has {prompts[i].Length}.", nameof(prompts));
+            ids[i * (length + 1)] = Bos;
+            Encode(prompts[i]).CopyTo(ids, i * (length + 1) + 1);
+        }
+        return tensor(ids, new long[] { prompts.Count, length + 1 }, device: device);
+    }
+
+    /// <summary>
+    /// Tokens <c>[N, L]</c> (<c>BOS prompt response EOS</c>, right-padded) and the response mask <c>[N, L]</c> (1 on the
+    /// response and its EOS) of <paramref name="examples"/>. <c>L</c> is the longest sequence, or <paramref name="length"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A character is outside the alphabet, or a sequence is longer than <paramref name="length"/>.</exception>
+    public (Tensor Tokens, Tensor ResponseMask) EncodeExamples(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        if (examples.Count == 0) throw new ArgumentException("examples is empty.", nameof(examples));
+        var encoded = new (long[] Prompt, long[] Response)[examples.Count];
+        for (int i = 0; i < examples.Count; i++)
+        {
+            try
+            {
+                encoded[i] = (Encode(examples[i].Prompt), Encode(examples[i].Response));
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"examples[{i}]: {e.Message}", nameof(examples), e);
+            }
+        }
+        int longest = encoded.Max(e => e.Prompt.Length + e.Response.Length + 2);
+        int width = length ?? longest;
+        if (longest > width)
+            throw new ArgumentException($"A sequence needs {longest} tokens (BOS + prompt + response + EOS) but length is {width}.", nameof(length));
+        var tokens = new long[examples.Count * width];
+        var mask = new float[examples.Count * width];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            int at = i * width;
+            tokens[at] = Bos;
+            encoded[i].Prompt.CopyTo(tokens, at + 1);
+            int start = at + 1 + encoded[i].Prompt.Length;
+            encoded[i].Response.CopyTo(tokens, start);
+            tokens[start + encoded[i].Response.Length] = Eos;
+            for (int j = start; j <= start + encoded[i].Response.Length; j++) mask[j] = 1;
+        }
+        var shape = new long[] { examples.Count, width };
+        return (tensor(tokens, shape, device: device), tensor(mask, shape, device: device));
+    }
+
+    /// <summary>A supervised (SFT) dataset: the model learns to produce each response after its prompt.</summary>
+    public SupervisedDataset ToSupervisedDataset(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null)
+    {
+        var (tokens, mask) = EncodeExamples(examples, length, device);
+        return SupervisedDataset.ForCausalLm(tokens, mask);
+    }
+
+    /// <summary>
+    /// A preference dataset from records (e.g. read with <see cref="DataFiles.ReadPreferenceJsonl"/>): chosen and
+    /// rejected sequences padded to one length.
+    /// </summary>
+    /// <exception cref="ArgumentException">A record holds a character outside the alphabet or is too long; the message names its file and line.</exception>
+    public PreferenceDataset ToPreferenceDataset(IReadOnlyList<PreferenceRecord> records, int? length = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0) throw new ArgumentException("records is empty.", nameof(records));
+        foreach (var record in records)
+        {
+            foreach (var (field, text) in new[] { ("prompt", record.Prompt), ("chosen", record.Chosen), ("rejected", record.Rejected) })
+            {
+                try
+                {
+                    Encode(text);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ArgumentException($"{record.Location}: field '{field}': {e.Message}", nameof(records), e);
+                }
+            }
+        }
+        int width = length ?? records.Max(r => r.Prompt.Length + Math.Max(r.Chosen.Length, r.Rejected.Length) + 2);
+        var (chosen, chosenMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Chosen)).ToList(), width, device);
+        var (rejected, rejectedMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Rejected)).ToList(), width, device);
+        return PreferenceDataset.ForCausalLm(chosen, chosenMask, rejected, rejectedMask);
+    }
+
+    private static string Escape(char c) => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString();
+}
