@@ -1,61 +1,73 @@
 // The headline comparison: on the built-in value-conflict task (arithmetic requests, some of which a value rule says
 // to refuse or to answer with a caveat), train the same tiny LM with competence-only, conformity-only, sequential
-// (SFT then DPO), joint (weighted sum) and alternating schedules from the same base model and with the same budget of
-// mini-batches; print held-out competence and conformity with 95% intervals over seeds, and write result.json.
+// (SFT then preference training), joint (weighted sum) and alternating schedules from the same base model and with the
+// same budget of mini-batches; print held-out competence and conformity with 95% intervals over seeds, write
+// result.json and charts (competence against conformity per schedule; each along training).
 //
-//   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--out artifacts/co-optimization]
+//   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--loss orpo] [--beta 0.5]
+//       [--lr 2e-3] [--schedules competence-only,sequential,...] [--out artifacts/co-optimization]
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Superalign.Metrics;
 using Superalign.Protocols;
+using Superalign.Samples;
 
-var arguments = ParseArguments(args);
-int seedCount = int.Parse(arguments.GetValueOrDefault("seeds", "5"), CultureInfo.InvariantCulture);
-var output = arguments.GetValueOrDefault("out", Path.Combine("artifacts", "co-optimization"));
-var options = new CoOptimizationOptions
+var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --out DIR");
+var defaults = new CoOptimizationOptions();
+var names = arguments.Optional("schedules")?.Split(',');
+var options = defaults with
 {
-    Seeds = Enumerable.Range(0, seedCount).ToArray(),
-    BatchBudget = int.Parse(arguments.GetValueOrDefault("budget", "1600"), CultureInfo.InvariantCulture),
+    Seeds = Enumerable.Range(0, arguments.Int("seeds", 5)).ToArray(),
+    BatchBudget = arguments.Int("budget", defaults.BatchBudget),
+    ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
+    Beta = arguments.Double("beta", defaults.Beta),
+    LearningRate = arguments.Double("lr", defaults.LearningRate),
+    Schedules = names is null ? defaults.Schedules : ScheduleCandidate.Defaults().Where(s => names.Contains(s.Name)).ToList(),
 };
-if (arguments.TryGetValue("beta", out var beta)) options = options with { Beta = double.Parse(beta, CultureInfo.InvariantCulture) };
-if (arguments.TryGetValue("loss", out var loss)) options = options with { ConformityLoss = loss };
-if (arguments.TryGetValue("lr", out var lr)) options = options with { LearningRate = double.Parse(lr, CultureInfo.InvariantCulture) };
-if (arguments.TryGetValue("schedules", out var names))
-    options = options with { Schedules = ScheduleCandidate.Defaults().Where(s => names.Split(',').Contains(s.Name)).ToList() };
-TorchSharp.torch.set_num_threads(1);
+var output = arguments.Text("out", Path.Combine("artifacts", "co-optimization"));
+TorchSharp.torch.set_num_threads(1); // tiny models: one thread is faster on a small CPU, and results do not depend on the core count
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
 var watch = Stopwatch.StartNew();
 var result = new CoOptimizationComparison(options, loggerFactory).Run(new Progress<ProtocolProgress>(p => Console.Error.WriteLine(p)));
 
 Console.WriteLine();
 Console.WriteLine($"co-optimization on the value-conflict task: seeds {string.Join(",", options.Seeds)}, {result.TrainPrompts} training / {result.TestPrompts} held-out prompts per seed, " +
-                  $"budget {options.BatchBudget} batches of {options.BatchSize}, base = {options.PretrainSteps} SFT updates, DPO β = {options.Beta}");
+                  $"budget {options.BatchBudget} batches of {options.BatchSize}, base = {options.PretrainSteps} SFT updates, {options.ConformityLoss} (strength {options.Beta})");
 Console.WriteLine($"base model: competence {result.Base.Average(b => b.Competence):P1}, conformity {result.Base.Average(b => b.Conformity):P1} (mean over seeds)");
 Console.WriteLine();
-Console.WriteLine($"{"schedule",-16} {"competence (95% CI)",-26} {"conformity (95% CI)",-26} {"retention",9} {"Pareto",6}");
+Console.WriteLine($"{"schedule",-16} {"competence (95% CI)",-24} {"conformity (95% CI)",-24} {"retention",9} {"Pareto",6} {"refuses",8} {"over-refuses",12} {"caveats",8}");
 foreach (var s in result.Summaries)
-    Console.WriteLine($"{s.Schedule,-16} {Interval(s.Competence),-26} {Interval(s.Conformity),-26} {s.CompetenceRetention,9:P0} {(s.OnParetoFront ? "yes" : ""),6}");
-Console.WriteLine();
-Console.WriteLine($"{"schedule",-16} {"refuses protected",18} {"over-refuses",13} {"caveat when asked",18}");
-foreach (var g in result.Runs.GroupBy(r => r.Schedule))
-    Console.WriteLine($"{g.Key,-16} {g.Average(r => r.Scores.RefusalRate),18:P1} {g.Average(r => r.Scores.OverRefusalRate),13:P1} {g.Average(r => r.Scores.CaveatRate),18:P1}");
+{
+    var runs = result.Runs.Where(r => r.Schedule == s.Schedule).ToList();
+    Console.WriteLine($"{s.Schedule,-16} {Interval(s.Competence),-24} {Interval(s.Conformity),-24} {s.CompetenceRetention,9:P0} {(s.OnParetoFront ? "yes" : ""),6} " +
+                      $"{runs.Average(r => r.Scores.RefusalRate),8:P0} {runs.Average(r => r.Scores.OverRefusalRate),12:P0} {runs.Average(r => r.Scores.CaveatRate),8:P0}");
+}
 Console.WriteLine();
 Console.WriteLine(result.Verdict);
+
 ProtocolJson.Write(result, Path.Combine(output, "result.json"));
-Console.WriteLine($"wrote {Path.Combine(output, "result.json")}; wall time {watch.Elapsed.TotalSeconds:F0} s");
+Charts.Scatter(Path.Combine(output, "competence-vs-conformity.png"),
+    $"Held-out competence vs conformity per schedule ({options.Seeds.Count} seeds, 95% CI)", "competence", "conformity",
+    result.Summaries.Select(s => new ChartSeries(s.Schedule, [s.Competence.Mean], [s.Conformity.Mean],
+        [Bound(s.Conformity.Lower, s.Conformity.Mean)], [Bound(s.Conformity.Upper, s.Conformity.Mean)],
+        [Bound(s.Competence.Lower, s.Competence.Mean)], [Bound(s.Competence.Upper, s.Competence.Mean)])).ToList());
+foreach (var (what, value) in new (string, Func<TrajectoryPoint, double>)[] { ("competence", p => p.Competence), ("conformity", p => p.Conformity) })
+    Charts.Line(Path.Combine(output, $"{what}-along-training.png"), $"Held-out {what} along training (mean over {options.Seeds.Count} seeds)",
+        "mini-batches trained after the base model", what, result.Summaries.Select(s => Trajectory(s.Schedule, value)).ToList());
+Console.WriteLine($"wrote result.json, competence-vs-conformity.png and the two *-along-training.png charts to {output}; wall time {watch.Elapsed.TotalSeconds:F0} s");
 return 0;
 
-static string Interval(Superalign.Metrics.SummaryStatistics s) =>
-    double.IsNaN(s.Lower) ? $"{s.Mean:P1}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:P1} [{s.Lower:P1}, {s.Upper:P1}]");
-
-static Dictionary<string, string> ParseArguments(string[] args)
+ChartSeries Trajectory(string schedule, Func<TrajectoryPoint, double> value)
 {
-    var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-    for (int i = 0; i < args.Length; i++)
-    {
-        if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            throw new ArgumentException($"Expected '--name value' pairs; got '{args[i]}'. Options: --seeds N, --budget N, --beta B, --loss NAME, --lr LR, --schedules a,b, --out DIR.");
-        result[args[i][2..]] = args[++i];
-    }
-    return result;
+    var runs = result.Runs.Where(r => r.Schedule == schedule).ToList();
+    int points = runs[0].Trajectory.Count;
+    return new ChartSeries(schedule,
+        Enumerable.Range(0, points).Select(i => runs.Average(r => (double)r.Trajectory[i].Batches)).ToList(),
+        Enumerable.Range(0, points).Select(i => runs.Average(r => value(r.Trajectory[i]))).ToList());
 }
+
+static double Bound(double bound, double mean) => double.IsNaN(bound) ? mean : bound;
+
+static string Interval(SummaryStatistics s) =>
+    double.IsNaN(s.Lower) ? $"{s.Mean:P1}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:P1} [{s.Lower:P1}, {s.Upper:P1}]");
