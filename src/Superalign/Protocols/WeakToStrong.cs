@@ -379,7 +379,7 @@ public sealed class WeakToStrong
     {
         var watch = Stopwatch.StartNew();
         if (_setup is not null)
-            return RunCore(_setup, "custom", [], DescribeDevice(_setup), progress, 0, watch, cancellationToken);
+            return RunCore(_setup, "custom", [], null, progress, 0, watch, cancellationToken);
 
         var device = Devices.Parse(Options.Device);
         using var task = new RepresentationTask(Options.Task, device);
@@ -417,15 +417,17 @@ public sealed class WeakToStrong
         return w * members + s + w * s * variants;
     }
 
-    private static string DescribeDevice(WeakToStrongSetup setup)
-    {
-        using var probe = setup.Strong[0].Create(new ModelRequest(0, 0));
-        return probe.Device.ToString();
-    }
-
-    private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string device,
+    private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
         IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
     {
+        // A custom setup's device is the one its factories put the models on.
+        IClassifierStudent Create(WeakToStrongModel model, ModelRequest request)
+        {
+            var student = model.Create(request) ?? throw new InvalidOperationException($"The factory of model '{model.Name}' returned null.");
+            device ??= student.Device.ToString();
+            return student;
+        }
+
         int n = (int)setup.Train.Features.shape[0];
         int half = n / 2;
         int total = done + TrainingsPerSeed(setup.Weak.Count, setup.Strong.Count) * Options.Seeds.Count;
@@ -458,7 +460,7 @@ public sealed class WeakToStrong
                     var trained = new List<IClassifierStudent>();
                     for (int k = 0; k < members; k++)
                     {
-                        var model = weak.Create(new ModelRequest(seed, k));
+                        var model = Create(weak, new ModelRequest(seed, k));
                         owned.Add(model);
                         Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), seed, ct);
                         trained.Add(model);
@@ -478,7 +480,7 @@ public sealed class WeakToStrong
                 var ceilings = new List<Evaluation>();
                 foreach (var strong in setup.Strong)
                 {
-                    var ceiling = strong.Create(new ModelRequest(seed, 0));
+                    var ceiling = Create(strong, new ModelRequest(seed, 0));
                     owned.Add(ceiling);
                     Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), seed, ct);
                     ceilings.Add(Evaluate(ceiling, setup.Test));
@@ -494,7 +496,7 @@ public sealed class WeakToStrong
                         foreach (var (variant, supervision) in new[] { (SupervisionVariant.Single, single), (SupervisionVariant.Ensemble, ensemble) })
                         {
                             if (supervision is null) continue;
-                            using var student = setup.Strong[s].Create(new ModelRequest(seed, 0));
+                            using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
                             Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.Loss), seed, ct);
                             var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], rows.Count);
                             rows.Add(row);
@@ -513,7 +515,7 @@ public sealed class WeakToStrong
         }
         return new WeakToStrongResult(Options, data, Options.Seeds.ToArray(),
             new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
-            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device, watch.Elapsed.TotalSeconds);
+            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device ?? "none", watch.Elapsed.TotalSeconds);
     }
 
     /// <summary>A seeded 50/50 split of <paramref name="n"/> rows: A gets the first ⌊n/2⌋ of a shuffled order, B the rest.</summary>

@@ -50,6 +50,7 @@ public sealed class WeakToStrongTests
 
         Assert.True(result.WallSeconds < 30, $"took {result.WallSeconds:F1} s");
         Assert.Equal("representation-task", result.Data);
+        Assert.Equal(CPU.ToString(), result.Device);
         Assert.Equal(new[] { 0, 1 }, result.Seeds);
         Assert.Equal(new WeakToStrongSampleSizes(600, 300, 300, 500, 8, 3), result.SampleSizes);
         Assert.Equal(new[] { "w8-d1", "w16-d1", "w32-d2" }, result.Trunks.Select(t => t.Spec.Name));
@@ -280,6 +281,7 @@ public sealed class WeakToStrongTests
             var result = new WeakToStrong(setup, new WeakToStrongOptions { Seeds = [0], Steps = 150, Ensemble = true, EnsembleMembers = 2, BootstrapResamples = 100 }).Run();
 
             Assert.Equal("custom", result.Data);
+            Assert.Equal(CPU.ToString(), result.Device);
             Assert.Empty(result.Trunks);
             Assert.Equal(new WeakToStrongSampleSizes(600, 300, 300, 400, 4, 2), result.SampleSizes);
             Assert.Equal(new[] { ("logistic", "mlp-64x2", SupervisionVariant.Single), ("logistic", "mlp-64x2", SupervisionVariant.Ensemble) },
