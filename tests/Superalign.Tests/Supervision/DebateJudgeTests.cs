@@ -8,6 +8,7 @@ using Superalign.Tasks;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 using static Superalign.Tests.Supervision.SupervisionTestKit;
 using static TorchSharp.torch;
 
@@ -36,7 +37,7 @@ internal sealed class StubbornDebater : IDebater
     public Tensor Choose(Tensor features, Tensor revealed, Tensor claims) => zeros(features.shape[0], dtype: ScalarType.Int64);
 }
 
-public sealed class DebateJudgeTests
+public sealed class DebateJudgeTests(ITestOutputHelper output)
 {
     /// <summary>A linear judge over [x ⊙ m ‖ m] with the given weights <c>[C, 2D]</c> and zero bias.</summary>
     private static MlpClassifier LinearJudge(double[,] weights)
@@ -341,7 +342,8 @@ public sealed class DebateJudgeTests
             }
 
             double debate = StudentAccuracy(OversightMode.Debate), alone = StudentAccuracy(OversightMode.NoHelp);
-            // Measured: about 0.96 against 0.80 (the unaided labels are right about half the time).
+            output.WriteLine($"student on debate labels {debate:P1}, on unaided judge labels {alone:P1}");
+            // Measured: 0.971 against 0.781 (the unaided labels are right about half the time).
             Assert.True(debate > 0.9, $"student on debate labels: {debate:P1}");
             Assert.True(debate > alone + 0.08, $"student on debate labels {debate:P1}, on unaided labels {alone:P1}");
         }
