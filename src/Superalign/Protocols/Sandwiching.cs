@@ -15,8 +15,9 @@ namespace Superalign.Protocols;
 
 /// <summary>
 /// Options of <see cref="Sandwiching"/>; validated when the protocol is built (an invalid value throws
-/// <see cref="ArgumentOutOfRangeException"/> naming the option). The defaults run in well under a minute on two CPU
-/// cores.
+/// <see cref="ArgumentOutOfRangeException"/> naming the option). The defaults run in seconds on two CPU cores with
+/// one TorchSharp thread (<c>torch.set_num_threads(1)</c>); the default thread count can be many times slower for
+/// models this small.
 /// </summary>
 public sealed record SandwichingOptions
 {
