@@ -1,0 +1,79 @@
+// Superalign sandwiching sample: a weak judge that sees only k of 32 features, helped (or not) by strong models that
+// see them all, on the built-in sparse-evidence task. Prints judge accuracy with no help, with one consultant and
+// after a debate, next to the expert's, with 95% intervals over seeds, and writes result.json.
+//
+//   dotnet run --project samples/Sandwiching -c Release -- [--seeds N] [--out DIR] [--device cpu|cuda|auto] [--threads N]
+//
+// The models are tiny: one CPU thread (the default here) is usually fastest, and with the same thread count results
+// are bitwise reproducible.
+using System.Diagnostics;
+using System.Globalization;
+using Superalign.Protocols;
+
+int seeds = 3;
+string outDir = Path.Combine("artifacts", "sandwiching");
+string device = "auto";
+int threads = 1;
+for (int i = 0; i < args.Length; i++)
+{
+    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+    switch (args[i])
+    {
+        case "--seeds":
+            seeds = int.Parse(Value(), CultureInfo.InvariantCulture);
+            if (seeds < 1) throw new ArgumentOutOfRangeException("--seeds", seeds, "--seeds must be at least 1.");
+            break;
+        case "--out":
+            outDir = Value();
+            break;
+        case "--device":
+            device = Value();
+            break;
+        case "--threads":
+            threads = int.Parse(Value(), CultureInfo.InvariantCulture);
+            break;
+        case "-h" or "--help":
+            Console.WriteLine("usage: Sandwiching [--seeds N] [--out DIR] [--device cpu|cuda|auto] [--threads N]");
+            return 0;
+        default:
+            Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");
+            return 2;
+    }
+}
+
+if (threads > 0) TorchSharp.torch.set_num_threads(threads);
+var options = new SandwichingOptions { Seeds = Enumerable.Range(0, seeds).ToArray(), Device = device };
+var t = options.Task;
+Console.WriteLine($"sandwiching: {seeds} seed(s); task {t.Features} features, {t.Classes} classes, {t.EvidencePerExample} evidence features per example; " +
+                  $"judge sees k = {options.Reveals}; {options.TrainExamples} training and {options.TestExamples} test examples per seed");
+
+var watch = Stopwatch.StartNew();
+var result = new Sandwiching(options).Run(new Progress(p => Console.WriteLine($"  {p}")));
+watch.Stop();
+
+Console.WriteLine();
+Console.WriteLine($"{"condition",-24} {"mean accuracy",13}  {"95% CI (t, over seeds)",-24} {"seeds",5} {"test examples",13}");
+foreach (var (condition, s) in result.Conditions())
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{condition,-24} {s.Mean,13:P1}  {Interval(s.Lower, s.Upper),-24} {s.Count,5} {result.TestExamples * s.Count,13}"));
+Console.WriteLine();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"debate − no help:     {result.DebateMinusNoHelp.Estimate,7:+0.0%;-0.0%}  95% paired bootstrap {Interval(result.DebateMinusNoHelp.Lower, result.DebateMinusNoHelp.Upper)} over {result.PooledTestExamples} pooled test examples"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"debate − consultancy: {result.DebateMinusConsultancy.Estimate,7:+0.0%;-0.0%}  95% paired bootstrap {Interval(result.DebateMinusConsultancy.Lower, result.DebateMinusConsultancy.Upper)}"));
+foreach (var r in result.SeedResults)
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  seed {r.Seed}: consultant honest → {r.HonestConsultantAccuracy:P1}, dishonest → {r.DishonestConsultantAccuracy:P1}; judge sided with the expert's answer in {r.DebateAgreesWithExpert:P1} of debates ({r.WallSeconds:F1} s)"));
+
+string path = Path.Combine(outDir, "result.json");
+ProtocolJson.Write(result, path);
+Console.WriteLine($"wrote {path}; wall time {watch.Elapsed.TotalSeconds:F1} s");
+return 0;
+
+static string Interval(double lower, double upper) =>
+    double.IsNaN(lower) ? "n/a (one seed)" : string.Create(CultureInfo.InvariantCulture, $"[{lower:P1}, {upper:P1}]");
+
+sealed class Progress(Action<ProtocolProgress> report) : IProgress<ProtocolProgress>
+{
+    public void Report(ProtocolProgress value) => report(value);
+}
