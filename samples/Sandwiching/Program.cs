@@ -9,6 +9,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Superalign.Protocols;
+using Superalign.Samples;
 
 int seeds = 3;
 string outDir = Path.Combine("artifacts", "sandwiching");
@@ -67,7 +68,13 @@ foreach (var r in result.SeedResults)
 
 string path = Path.Combine(outDir, "result.json");
 ProtocolJson.Write(result, path);
-Console.WriteLine($"wrote {path}; wall time {watch.Elapsed.TotalSeconds:F1} s");
+string chart = Path.Combine(outDir, "judge-accuracy.png");
+ChartBar Bar(string label, Superalign.Metrics.SummaryStatistics s) =>
+    new(label, s.Mean, double.IsNaN(s.Lower) ? null : s.Lower, double.IsNaN(s.Upper) ? null : s.Upper);
+Charts.Bars(chart, $"Weak judge accuracy by protocol ({result.Seeds.Count} seeds, 95% CI)", "test accuracy",
+    [Bar("judge alone", result.NoHelp), Bar("judge + consultant", result.Consultancy), Bar("judge + debate", result.Debate), Bar("expert (all features)", result.Expert)],
+    [("chance", 1.0 / result.Options.Task.Classes)]);
+Console.WriteLine($"wrote {path} and {chart}; wall time {watch.Elapsed.TotalSeconds:F1} s");
 return 0;
 
 static string Interval(double lower, double upper) =>
