@@ -62,17 +62,23 @@ public sealed record SelfEnhancementOptions
     /// <summary>Prompts sampled per round (from the training prompts without a demonstration).</summary>
     public int PromptsPerRound { get; init; } = 512;
 
-    /// <summary>Temperature of the policy's samples.</summary>
-    public double SamplingTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// Temperature of the policy's samples. Above 1 by default: at 1 the SFT policy rarely samples the behaviours it
+    /// has not learned yet (refusals, caveats), so even perfect feedback has little to prefer.
+    /// </summary>
+    public double SamplingTemperature { get; init; } = 1.5;
 
     /// <summary>Preference updates per round.</summary>
-    public int StepsPerRound { get; init; } = 150;
+    public int StepsPerRound { get; init; } = 32;
 
     /// <summary>Examples per mini-batch.</summary>
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>Peak learning rate (SFT and preference training).</summary>
+    /// <summary>Peak learning rate of the SFT stage.</summary>
     public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Peak learning rate of each round's preference training.</summary>
+    public double PreferenceLearningRate { get; init; } = 5e-4;
 
     /// <summary>Competence (SFT) objective name.</summary>
     public string SftLoss { get; init; } = "nll";
@@ -117,6 +123,7 @@ public sealed record SelfEnhancementOptions
         ProtocolCheck.AtLeast(StepsPerRound, 1, nameof(StepsPerRound), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
+        ProtocolCheck.Positive(PreferenceLearningRate, nameof(PreferenceLearningRate), owner);
         ProtocolCheck.Positive(Beta, nameof(Beta), owner);
         ProtocolCheck.AtLeast(DiversitySamples, 2, nameof(DiversitySamples), owner);
         ProtocolCheck.AtLeast(DiversityPrompts, 1, nameof(DiversityPrompts), owner);
@@ -295,7 +302,7 @@ public sealed class SelfEnhancement
             var objective = ConformityObjectives.Create(o.PreferenceLoss, beta: o.Beta);
             if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
             using var optimizer = new AlternatingOptimizer(policy, null, objective,
-                LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.LearningRate), logger: _loggerFactory?.CreateLogger<AlternatingOptimizer>());
+                LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: _loggerFactory?.CreateLogger<AlternatingOptimizer>());
             optimizer.Train(null, data.Batches(o.BatchSize, seed: seed * 100 + round), cancellationToken: cancellationToken);
         }
         return new RoundResult(round, task.Evaluate(policy), kept.Count, decisive == 0 ? double.NaN : (double)agreed / decisive, decisive,
