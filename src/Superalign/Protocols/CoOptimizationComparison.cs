@@ -178,11 +178,16 @@ public sealed record PairedComparison(string First, string Second, SummaryStatis
 /// <param name="BestOfBothObjectives">Among schedules that train both objectives, the one with the highest mean of the two scores.</param>
 /// <param name="AlternatingVersusSequential">Paired differences alternating − sequential, when both are compared.</param>
 /// <param name="Verdict">The comparison in words, built from the numbers above.</param>
+/// <param name="Pareto">
+/// Every run's trajectory (run <c>schedule/seed N</c>, progress = mini-batches trained), the Pareto front of the runs'
+/// final (competence, conformity) points and its hypervolume.
+/// </param>
+/// <param name="HypervolumeBySchedule">Per schedule, the hypervolume of its runs' final points (mean over seeds of each seed's single point).</param>
 /// <param name="WallSeconds">Wall time of the whole protocol.</param>
 public sealed record CoOptimizationResult(
     CoOptimizationOptions Options, int TrainPrompts, int TestPrompts, IReadOnlyList<ValueConflictScores> Base, IReadOnlyList<ScheduleRun> Runs,
     IReadOnlyList<ScheduleSummary> Summaries, string? WinnerOnBoth, string? BestOfBothObjectives, PairedComparison? AlternatingVersusSequential,
-    string Verdict, double WallSeconds);
+    string Verdict, ParetoSummary Pareto, IReadOnlyDictionary<string, SummaryStatistics> HypervolumeBySchedule, double WallSeconds);
 
 /// <summary>
 /// The headline experiment: on the value-conflict task, train the same tiny LM with each schedule (competence only,
@@ -312,7 +317,15 @@ public sealed class CoOptimizationComparison
         string? bestOfBoth = both.Count == 0 ? null : both.MaxBy(s => s.Competence.Mean + s.Conformity.Mean)!.Schedule;
         var versus = Paired("alternating", "sequential", runs);
         var verdict = Verdict(summaries, winner, bestCompetence, bestConformity, bestOfBoth, versus);
-        return new CoOptimizationResult(o, trainPrompts, testPrompts, bases, runs, summaries, winner, bestOfBoth, versus, verdict, seconds);
+        var tracker = new ParetoTracker();
+        foreach (var run in runs)
+            foreach (var point in run.Trajectory)
+                tracker.Record($"{run.Schedule}/seed {run.Seed}", point.Batches, point.Competence, point.Conformity);
+        // One run gives one final point: its hypervolume is competence × conformity; summarised over seeds.
+        var hypervolumes = o.Schedules.ToDictionary(s => s.Name, s => Summary.Of(runs.Where(r => r.Schedule == s.Name)
+            .Select(r => Metrics.Pareto.Hypervolume([new ParetoPoint(r.Schedule, 0, r.Scores.Competence, r.Scores.Conformity)])).ToList(), level));
+        return new CoOptimizationResult(o, trainPrompts, testPrompts, bases, runs, summaries, winner, bestOfBoth, versus, verdict,
+            tracker.Summarize(), hypervolumes, seconds);
     }
 
     private PairedComparison? Paired(string first, string second, List<ScheduleRun> runs)

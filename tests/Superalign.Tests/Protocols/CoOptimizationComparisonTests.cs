@@ -48,6 +48,11 @@ public class CoOptimizationComparisonTests
             Assert.Equal(!dominated, s.OnParetoFront);
         }
         Assert.Contains("Alternating − sequential", result.Verdict);
+        // Pareto tracking: one trajectory point per evaluation, finals are the runs' end scores.
+        Assert.Equal(result.Runs.Sum(r => r.Trajectory.Count), result.Pareto.Trajectories.Count);
+        Assert.Equal(result.Runs.Select(r => (r.Scores.Competence, r.Scores.Conformity)), result.Pareto.Finals.Select(p => (p.Competence, p.Conformity)));
+        Assert.Equal(byName["joint"].Scores.Competence * byName["joint"].Scores.Conformity, result.HypervolumeBySchedule["joint"].Mean, 12);
+        Assert.True(result.Pareto.HypervolumeOfAll >= result.Pareto.Hypervolume);
         var json = ProtocolJson.Serialize(result);
         var back = ProtocolJson.Deserialize<CoOptimizationResult>(json);
         Assert.Equal(result.Runs.Select(r => r.Scores), back.Runs.Select(r => r.Scores));
