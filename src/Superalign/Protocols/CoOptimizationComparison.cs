@@ -114,11 +114,7 @@ public sealed record CoOptimizationOptions
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
         ProtocolCheck.NotEmpty(Schedules, nameof(Schedules), owner);
         ProtocolCheck.Distinct(Schedules.Select(s => s.Name).ToList(), nameof(Schedules), owner);
-        ProtocolCheck.AtLeast(ModelDim, 1, nameof(ModelDim), owner);
-        ProtocolCheck.AtLeast(Layers, 1, nameof(Layers), owner);
-        ProtocolCheck.AtLeast(Heads, 1, nameof(Heads), owner);
-        if (ModelDim % Heads != 0)
-            throw new ArgumentOutOfRangeException(nameof(ModelDim), ModelDim, $"{owner}.{nameof(ModelDim)} must be divisible by {nameof(Heads)} ({Heads}); got {ModelDim}.");
+        ProtocolCheck.LanguageModel(ModelDim, Layers, Heads, owner);
         ProtocolCheck.AtLeast(PretrainSteps, 0, nameof(PretrainSteps), owner);
         ProtocolCheck.AtLeast(BatchBudget, 2, nameof(BatchBudget), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
@@ -126,10 +122,8 @@ public sealed record CoOptimizationOptions
         ProtocolCheck.Positive(Beta, nameof(Beta), owner);
         ProtocolCheck.AtLeast(Checkpoints, 0, nameof(Checkpoints), owner);
         ProtocolCheck.Fraction(Level, nameof(Level), owner);
-        if (!CompetenceObjectives.Names.Contains(CompetenceLoss, StringComparer.OrdinalIgnoreCase))
-            throw new ArgumentOutOfRangeException(nameof(CompetenceLoss), CompetenceLoss, $"{owner}.{nameof(CompetenceLoss)} must be one of {string.Join(", ", CompetenceObjectives.Names)}; got '{CompetenceLoss}'.");
-        if (!ConformityObjectives.Names.Contains(ConformityLoss, StringComparer.OrdinalIgnoreCase))
-            throw new ArgumentOutOfRangeException(nameof(ConformityLoss), ConformityLoss, $"{owner}.{nameof(ConformityLoss)} must be one of {string.Join(", ", ConformityObjectives.Names)}; got '{ConformityLoss}'.");
+        ProtocolCheck.OneOf(CompetenceLoss, CompetenceObjectives.Names, nameof(CompetenceLoss), owner);
+        ProtocolCheck.OneOf(ConformityLoss, ConformityObjectives.Names, nameof(ConformityLoss), owner);
     }
 }
 

@@ -82,6 +82,23 @@ internal static class ProtocolCheck
             throw new ArgumentOutOfRangeException(option, $"{owner}.{option} must hold at least one value.");
     }
 
+    /// <summary>The tiny LM's shape: positive sizes, the width divisible by the heads.</summary>
+    public static void LanguageModel(int modelDim, int layers, int heads, string owner)
+    {
+        AtLeast(modelDim, 1, "ModelDim", owner);
+        AtLeast(layers, 1, "Layers", owner);
+        AtLeast(heads, 1, "Heads", owner);
+        if (modelDim % heads != 0)
+            throw new ArgumentOutOfRangeException("ModelDim", modelDim, $"{owner}.ModelDim must be divisible by Heads ({heads}); got {modelDim}.");
+    }
+
+    /// <summary>A name from <paramref name="names"/> (case-insensitive).</summary>
+    public static void OneOf(string value, IReadOnlyList<string> names, string option, string owner)
+    {
+        if (value is null || !names.Contains(value, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentOutOfRangeException(option, value, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{value}'.");
+    }
+
     public static void Distinct<T>(IReadOnlyList<T> values, string option, string owner)
     {
         if (values.Distinct().Count() != values.Count)

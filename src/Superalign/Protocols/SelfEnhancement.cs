@@ -110,11 +110,7 @@ public sealed record SelfEnhancementOptions
         ProtocolCheck.Distinct(Judges, nameof(Judges), owner);
         foreach (var judge in Judges)
             if (!Enum.IsDefined(judge)) throw new ArgumentOutOfRangeException(nameof(Judges), judge, $"{owner}.{nameof(Judges)} holds an unknown judge {judge}.");
-        ProtocolCheck.AtLeast(ModelDim, 1, nameof(ModelDim), owner);
-        ProtocolCheck.AtLeast(Layers, 1, nameof(Layers), owner);
-        ProtocolCheck.AtLeast(Heads, 1, nameof(Heads), owner);
-        if (ModelDim % Heads != 0)
-            throw new ArgumentOutOfRangeException(nameof(ModelDim), ModelDim, $"{owner}.{nameof(ModelDim)} must be divisible by {nameof(Heads)} ({Heads}); got {ModelDim}.");
+        ProtocolCheck.LanguageModel(ModelDim, Layers, Heads, owner);
         ProtocolCheck.Fraction(DemonstrationFraction, nameof(DemonstrationFraction), owner);
         ProtocolCheck.AtLeast(SftSteps, 1, nameof(SftSteps), owner);
         ProtocolCheck.AtLeast(Rounds, 1, nameof(Rounds), owner);
@@ -128,10 +124,8 @@ public sealed record SelfEnhancementOptions
         ProtocolCheck.AtLeast(DiversitySamples, 2, nameof(DiversitySamples), owner);
         ProtocolCheck.AtLeast(DiversityPrompts, 1, nameof(DiversityPrompts), owner);
         ProtocolCheck.Fraction(Level, nameof(Level), owner);
-        if (!CompetenceObjectives.Names.Contains(SftLoss, StringComparer.OrdinalIgnoreCase))
-            throw new ArgumentOutOfRangeException(nameof(SftLoss), SftLoss, $"{owner}.{nameof(SftLoss)} must be one of {string.Join(", ", CompetenceObjectives.Names)}; got '{SftLoss}'.");
-        if (!ConformityObjectives.Names.Contains(PreferenceLoss, StringComparer.OrdinalIgnoreCase))
-            throw new ArgumentOutOfRangeException(nameof(PreferenceLoss), PreferenceLoss, $"{owner}.{nameof(PreferenceLoss)} must be one of {string.Join(", ", ConformityObjectives.Names)}; got '{PreferenceLoss}'.");
+        ProtocolCheck.OneOf(SftLoss, CompetenceObjectives.Names, nameof(SftLoss), owner);
+        ProtocolCheck.OneOf(PreferenceLoss, ConformityObjectives.Names, nameof(PreferenceLoss), owner);
     }
 }
 
