@@ -1,6 +1,9 @@
 using FsCheck;
 using FsCheck.Fluent;
+using Superalign.Data;
+using Superalign.Objectives;
 using Superalign.Optimization;
+using Superalign.Students;
 using Superalign.Tests.Protocols;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
@@ -9,7 +12,10 @@ using static TorchSharp.torch;
 
 namespace Superalign.Tests.Optimization;
 
-/// <summary>Conflict-aware gradient combination (PCGrad, MGDA): the math on hand-computed vectors and FsCheck properties.</summary>
+/// <summary>
+/// Conflict diagnostics and conflict-aware gradient combination (PCGrad, MGDA): the math on hand-computed vectors and
+/// FsCheck properties, then the optimizer's wiring against gradients computed here with autograd.
+/// </summary>
 public sealed class ConflictAwareTests : IDisposable
 {
     private const int F = 6, C = 3, N = 96;
@@ -202,5 +208,446 @@ public sealed class ConflictAwareTests : IDisposable
                 throw new Exception($"|d|² = {sq}, d·g_c = {onC}, d·g_f = {onF}, α = {combination.MinNormAlpha}");
             return true;
         }));
+    }
+
+    // ---------------------------------------------------------------- the optimizer's wiring
+
+    /// <summary>
+    /// A toy task whose two objectives conflict: the preference pairs prefer the next class to the true one, so the
+    /// DPO gradient lowers the very logit cross-entropy raises.
+    /// </summary>
+    private static (SupervisedDataset Sup, PreferenceDataset Pref) ConflictingData(long seed, IStudent reference)
+    {
+        var (x, y) = ToyData.Classification(N, F, C, seed);
+        var next = (y + 1).remainder(C);
+        return (SupervisedDataset.ForClassification(x, y), PreferenceDataset.ForClassification(x, next, y).WithReferenceLogProbs(reference));
+    }
+
+    /// <summary>The toy task of the optimizer tests: class 0 preferred to class 2 for every input (a partial conflict).</summary>
+    private static (SupervisedDataset Sup, PreferenceDataset Pref) MildData(long seed, IStudent reference)
+    {
+        var (x, y) = ToyData.Classification(N, F, C, seed);
+        var pref = PreferenceDataset.ForClassification(x, zeros(N, dtype: ScalarType.Int64), full(N, 2L, dtype: ScalarType.Int64));
+        return (SupervisedDataset.ForClassification(x, y), pref.WithReferenceLogProbs(reference));
+    }
+
+    private static long[] Range(int start, int count) => Enumerable.Range(start, count).Select(i => (long)i).ToArray();
+
+    private static Tensor CompetenceLossOf(IStudent s, SupervisedBatch b) =>
+        new TestCrossEntropy().Loss(new CompetenceInput(s.Logits(b.Responses), b.Responses.Targets, b.Responses.Mask, null, default));
+
+    private static Tensor ConformityLossOf(IStudent s, PreferenceBatch b)
+    {
+        var (pc, pr) = LogProbs.Pair(s, b);
+        return new TestDpo().Compute(new PreferenceLogProbs(pc, pr, b.ReferenceChosen, b.ReferenceRejected, b.Chosen.Lengths(), b.Rejected.Lengths())).Loss;
+    }
+
+    /// <summary>The gradient of the mean of <paramref name="losses"/> w.r.t. the student's parameters, with autograd.</summary>
+    private static double[] AutogradGradient(IStudent s, IEnumerable<Func<Tensor>> losses)
+    {
+        using var scope = NewDisposeScope();
+        var ps = s.Parameters().Cast<Tensor>().ToList();
+        var all = losses.ToList();
+        var total = all.Select(l => l()).Aggregate((a, b) => a + b) / all.Count;
+        var grads = torch.autograd.grad(new[] { total }, ps, allow_unused: true);
+        return grads.Zip(ps, (g, p) => g is null ? new double[p.numel()] : A(g)).SelectMany(g => g).ToArray();
+    }
+
+    private static double[] Weights(IStudent s) => s.Parameters().SelectMany(p => A(p)).ToArray();
+
+    private static double[] Grads(IStudent s) =>
+        s.Parameters().SelectMany(p => p.grad is { } g ? A(g) : new double[p.numel()]).ToArray();
+
+    public enum StepKind { Joint, Competence, Conformity, HalfWeightCompetence }
+
+    /// <summary>Competence steps whose loss weight is 0.5: the step's gradient is 0.5·g_c.</summary>
+    private sealed class HalfWeightCompetence : IAlternationSchedule
+    {
+        public PhasePlan Plan(long step, long totalSteps) => new(TrainingPhase.Competence, 0.5, 0);
+    }
+
+    [Theory]
+    [InlineData(StepKind.Joint, true)]
+    [InlineData(StepKind.Joint, false)]
+    [InlineData(StepKind.Competence, true)]
+    [InlineData(StepKind.Competence, false)]
+    [InlineData(StepKind.Conformity, true)]
+    [InlineData(StepKind.HalfWeightCompetence, true)]
+    public void Reported_cosine_norms_and_dot_match_autograd(StepKind kind, bool flat)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 3);
+        using var reference = new LinearTestStudent(F, C, seed: 33);
+        var (sup, pref) = MildData(3, reference);
+        // Two micro-batches of 16 from each source the phase trains; a single-phase step borrows the first batch of the other.
+        var c0 = sup.Select(Range(0, 16));
+        var c1 = sup.Select(Range(16, 16));
+        var f0 = pref.Select(Range(0, 16));
+        var f1 = pref.Select(Range(16, 16));
+        var gc = AutogradGradient(student, kind == StepKind.Conformity
+            ? new Func<Tensor>[] { () => CompetenceLossOf(student, c0) }
+            : new Func<Tensor>[] { () => CompetenceLossOf(student, c0), () => CompetenceLossOf(student, c1) });
+        bool competenceStep = kind is StepKind.Competence or StepKind.HalfWeightCompetence;
+        var gf = AutogradGradient(student, competenceStep
+            ? new Func<Tensor>[] { () => ConformityLossOf(student, f0) }
+            : new Func<Tensor>[] { () => ConformityLossOf(student, f0), () => ConformityLossOf(student, f1) });
+        double cosine = Dot(gc, gf) / (Norm(gc) * Norm(gf));
+
+        var schedule = kind switch
+        {
+            StepKind.Joint => AlternationSchedules.Joint(2.0, 0.5),
+            StepKind.Competence => AlternationSchedules.CompetenceOnly(),
+            StepKind.HalfWeightCompetence => new HalfWeightCompetence(),
+            _ => AlternationSchedules.ConformityOnly(),
+        };
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 5, Schedule = schedule, ConflictDiagnostics = true, GradientAccumulationSteps = 2, FlatParameterBuffer = flat,
+        };
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+        var report = optimizer.Step(sup.Batches(16, shuffle: false), pref.Batches(16, shuffle: false));
+
+        Assert.True(Math.Abs(cosine) > 0.05, $"the toy gradients should be far from orthogonal (cosine {cosine})");
+        TorchAssert.Close(cosine, report.Metric(MetricNames.ConflictCosine), 1e-5, 0, "conflict/cosine");
+        TorchAssert.Close(Norm(gc), report.Metric(MetricNames.ConflictCompetenceNorm), 1e-6, 1e-5, "conflict/competence_norm");
+        TorchAssert.Close(Norm(gf), report.Metric(MetricNames.ConflictConformityNorm), 1e-6, 1e-5, "conflict/conformity_norm");
+        TorchAssert.Close(Dot(gc, gf), report.Metric(MetricNames.ConflictDot), 1e-6, 1e-5, "conflict/dot");
+        Assert.Contains("conflict/cosine=", report.ToString()); // the log line carries them
+        Assert.False(report.Metrics.ContainsKey(MetricNames.ConflictProjected));
+        Assert.False(report.Metrics.ContainsKey(MetricNames.ConflictMinNormAlpha));
+        // A single-phase step reports only its own loss: the borrowed batch is not trained on.
+        Assert.Equal(kind != StepKind.Conformity, report.CompetenceLoss.HasValue);
+        Assert.Equal(!competenceStep, report.ConformityLoss.HasValue);
+    }
+
+    /// <summary>PCGrad and MGDA written out once more, independently of the library, on double arrays.</summary>
+    private static (double[] D, bool Projected, double Alpha) Expected(double[] gc, double[] gf, double wc, double wf, ConflictMode mode)
+    {
+        double dot = Dot(gc, gf), cc = Dot(gc, gc), ff = Dot(gf, gf);
+        switch (mode)
+        {
+            case ConflictMode.ProjectConflicting when dot < 0:
+                var pc = gc.Zip(gf, (c, f) => c - dot / ff * f).ToArray();
+                var pf = gf.Zip(gc, (f, c) => f - dot / cc * c).ToArray();
+                return (pc.Zip(pf, (c, f) => wc * c + wf * f).ToArray(), true, double.NaN);
+            case ConflictMode.MinNorm:
+                var u = gc.Select(c => wc * c).ToArray();
+                var v = gf.Select(f => wf * f).ToArray();
+                var diff = u.Zip(v, (a, b) => a - b).ToArray();
+                double alpha = Math.Clamp(Dot(v.Zip(u, (a, b) => a - b).ToArray(), v) / Dot(diff, diff), 0, 1);
+                return (u.Zip(v, (a, b) => alpha * a + (1 - alpha) * b).ToArray(), false, alpha);
+            default:
+                return (gc.Zip(gf, (c, f) => wc * c + wf * f).ToArray(), false, double.NaN);
+        }
+    }
+
+    [Theory]
+    [InlineData(ConflictMode.ProjectConflicting, true, 0.0)]
+    [InlineData(ConflictMode.ProjectConflicting, false, 0.0)]
+    [InlineData(ConflictMode.ProjectConflicting, true, 1e-3)]
+    [InlineData(ConflictMode.MinNorm, true, 0.0)]
+    [InlineData(ConflictMode.MinNorm, false, 1e-3)]
+    [InlineData(ConflictMode.None, true, 0.0)]
+    [InlineData(ConflictMode.None, false, 0.0)]
+    public void Joint_step_writes_the_combined_direction_then_clips_it(ConflictMode mode, bool flat, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 4);
+        using var reference = new LinearTestStudent(F, C, seed: 44);
+        var (sup, pref) = ConflictingData(4, reference);
+        var c0 = sup.Select(Range(0, 32));
+        var f0 = pref.Select(Range(0, 32));
+        var gc = AutogradGradient(student, new Func<Tensor>[] { () => CompetenceLossOf(student, c0) });
+        var gf = AutogradGradient(student, new Func<Tensor>[] { () => ConformityLossOf(student, f0) });
+        const double wc = 2.0, wf = 0.5;
+        var expected = Expected(gc, gf, wc, wf, mode);
+        Assert.True(Dot(gc, gf) < 0, "the toy task's gradients should conflict");
+
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 5, Schedule = AlternationSchedules.Joint(wc, wf), ConflictMode = mode,
+            ConflictDiagnostics = mode == ConflictMode.None, MaxGradientNorm = maxNorm, FlatParameterBuffer = flat,
+        };
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+        var report = optimizer.Step(sup.Batches(32, shuffle: false), pref.Batches(32, shuffle: false));
+
+        // The reported norm is |d| before clipping; the gradients the update used are d, clipped to maxNorm.
+        double norm = Norm(expected.D);
+        TorchAssert.Close(norm, report.GradientNorm, 1e-6, 1e-5, "gradient norm");
+        double scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+        Near(expected.D.Select(x => x * scale).ToArray(), Grads(student), 1e-6 * Math.Max(1, scale * norm), "applied gradient");
+        Assert.Equal(2.0 * report.CompetenceLoss!.Value + 0.5 * report.ConformityLoss!.Value, report.Loss, 6);
+        TorchAssert.Close(Dot(gc, gf) / (Norm(gc) * Norm(gf)), report.Metric(MetricNames.ConflictCosine), 1e-5, 0, "conflict/cosine");
+        switch (mode)
+        {
+            case ConflictMode.ProjectConflicting:
+                Assert.Equal(1.0, report.Metric(MetricNames.ConflictProjected));
+                Assert.True(expected.Projected);
+                break;
+            case ConflictMode.MinNorm:
+                TorchAssert.Close(expected.Alpha, report.Metric(MetricNames.ConflictMinNormAlpha), 1e-5, 0, "conflict/mgda_alpha");
+                Assert.InRange(expected.Alpha, 1e-3, 1 - 1e-3); // interior on this task: the clamp alone would not pass
+                break;
+        }
+    }
+
+    [Fact]
+    public void PcGrad_reports_no_projection_when_the_gradients_agree()
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 5);
+        using var reference = new LinearTestStudent(F, C, seed: 55);
+        // Preferences for the true class over another: both objectives raise the true logit.
+        var (x, y) = ToyData.Classification(N, F, C, 5);
+        var sup = SupervisedDataset.ForClassification(x, y);
+        var pref = PreferenceDataset.ForClassification(x, y, (y + 1).remainder(C)).WithReferenceLogProbs(reference);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 5, Schedule = AlternationSchedules.Joint(), ConflictMode = ConflictMode.ProjectConflicting, MaxGradientNorm = 0 };
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+        var report = optimizer.Step(sup.Batches(32, shuffle: false), pref.Batches(32, shuffle: false));
+        Assert.True(report.Metric(MetricNames.ConflictCosine) > 0);
+        Assert.Equal(0.0, report.Metric(MetricNames.ConflictProjected));
+    }
+
+    /// <summary>
+    /// The optimizer's step as it was before conflict handling existed, written out here over the same internal
+    /// updaters: Σ_m (w_c·L_c + w_f·L_f)/N backpropagated once per micro-batch, clip, AdamW.
+    /// </summary>
+    private static double[] PlainWeightedSumRun(bool flat, IAlternationSchedule schedule, long totalSteps, int micro, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: seed);
+        using var reference = new LinearTestStudent(F, C, seed: seed + 100);
+        var (supData, prefData) = MildData(seed, reference);
+        var sup = supData.Batches(16, seed: 1);
+        var pref = prefData.Batches(16, seed: 2);
+        var o = new AlternatingOptimizerOptions();
+        var settings = new AdamWSettings(o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
+        using IParameterUpdater updater = flat ? new FlatAdamW(student.Parameters(), settings) : new TorchAdamW(student.Parameters(), o.LearningRate, settings);
+        for (long step = 0; step < totalSteps; step++)
+        {
+            var plan = schedule.Plan(step, totalSteps);
+            using var stepScope = NewDisposeScope();
+            student.SetTraining(true);
+            updater.ZeroGrad();
+            for (int m = 0; m < micro; m++)
+            {
+                using var microScope = NewDisposeScope();
+                Tensor? loss = null;
+                if (plan.Phase != TrainingPhase.Conformity && plan.CompetenceWeight > 0)
+                    loss = CompetenceLossOf(student, sup.Next()) * (plan.CompetenceWeight / micro);
+                if (plan.Phase != TrainingPhase.Competence && plan.ConformityWeight > 0)
+                {
+                    var weighted = ConformityLossOf(student, pref.Next()) * (plan.ConformityWeight / micro);
+                    loss = loss is null ? weighted : loss + weighted;
+                }
+                loss!.backward();
+            }
+            updater.ClipGradients(o.MaxGradientNorm);
+            updater.Step(LearningRateSchedule.At(step, totalSteps, o.LearningRate, o.WarmupSteps, o.Decay, o.MinLearningRateRatio));
+        }
+        return Weights(student);
+    }
+
+    private static double[] OptimizerRun(bool flat, IAlternationSchedule schedule, long totalSteps, int micro, long seed,
+        Func<AlternatingOptimizerOptions, AlternatingOptimizerOptions> configure, bool conformitySource = true)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: seed);
+        using var reference = new LinearTestStudent(F, C, seed: seed + 100);
+        var (supData, prefData) = MildData(seed, reference);
+        var options = configure(new AlternatingOptimizerOptions
+        {
+            TotalSteps = totalSteps, Schedule = schedule, GradientAccumulationSteps = micro, FlatParameterBuffer = flat,
+        });
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+        optimizer.Train(supData.Batches(16, seed: 1), conformitySource ? prefData.Batches(16, seed: 2) : null);
+        return Weights(student);
+    }
+
+    public static TheoryData<bool, string, int> PlainCases => new()
+    {
+        { true, "joint", 1 }, { true, "joint", 2 }, { true, "ratio", 2 },
+        { false, "joint", 2 }, { false, "ratio", 1 },
+    };
+
+    private static IAlternationSchedule ScheduleNamed(string name) =>
+        name == "joint" ? AlternationSchedules.Joint(0.7, 0.3) : AlternationSchedules.FixedRatio(2, 1);
+
+    [Theory]
+    [MemberData(nameof(PlainCases))]
+    public void None_mode_without_diagnostics_is_bitwise_the_plain_weighted_sum_step(bool flat, string schedule, int micro)
+    {
+        var expected = PlainWeightedSumRun(flat, ScheduleNamed(schedule), 12, micro, seed: 6);
+        var defaults = OptimizerRun(flat, ScheduleNamed(schedule), 12, micro, seed: 6, o => o);
+        var explicitNone = OptimizerRun(flat, ScheduleNamed(schedule), 12, micro, seed: 6,
+            o => o with { ConflictMode = ConflictMode.None, ConflictDiagnostics = false });
+        Assert.Equal(expected, defaults);
+        Assert.Equal(expected, explicitNone);
+    }
+
+    [Fact]
+    public void None_mode_with_diagnostics_follows_the_plain_joint_run_up_to_rounding()
+    {
+        // Kept apart then summed, the gradients differ from the fused backward only in the last bits.
+        var plain = OptimizerRun(true, AlternationSchedules.Joint(2.0, 0.5), 12, 2, seed: 7, o => o);
+        var measured = OptimizerRun(true, AlternationSchedules.Joint(2.0, 0.5), 12, 2, seed: 7, o => o with { ConflictDiagnostics = true });
+        Near(plain, measured, 1e-5, "weights");
+    }
+
+    [Fact]
+    public void Diagnostics_leave_a_single_phase_update_bitwise_unchanged()
+    {
+        // On a competence-only schedule the borrowed conformity batches are measured, never trained on.
+        var plain = OptimizerRun(true, AlternationSchedules.CompetenceOnly(), 10, 2, seed: 8, o => o);
+        var measured = OptimizerRun(true, AlternationSchedules.CompetenceOnly(), 10, 2, seed: 8, o => o with { ConflictDiagnostics = true });
+        Assert.Equal(plain, measured);
+    }
+
+    [Fact]
+    public void Diagnostics_without_the_other_source_measure_nothing()
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 9);
+        var (x, y) = ToyData.Classification(N, F, C, 9);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 3, Schedule = AlternationSchedules.CompetenceOnly(), ConflictDiagnostics = true };
+        using (var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options))
+        {
+            var report = optimizer.Step(SupervisedDataset.ForClassification(x, y).Batches(16), null);
+            Assert.DoesNotContain(report.Metrics.Keys, k => k.StartsWith("conflict/", StringComparison.Ordinal));
+        }
+        // No conformity objective either: the same.
+        using (var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), null, options))
+        {
+            var report = optimizer.Step(SupervisedDataset.ForClassification(x, y).Batches(16), null);
+            Assert.DoesNotContain(report.Metrics.Keys, k => k.StartsWith("conflict/", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData(ConflictMode.None)]
+    [InlineData(ConflictMode.ProjectConflicting)]
+    [InlineData(ConflictMode.MinNorm)]
+    public void A_short_joint_run_lowers_both_losses_in_every_mode(ConflictMode mode)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 10);
+        using var reference = new LinearTestStudent(F, C, seed: 10);
+        var (sup, pref) = MildData(10, reference);
+        var allC = sup.Select(Range(0, N));
+        var allF = pref.Select(Range(0, N));
+        double LossC() { using var _ = no_grad(); return CompetenceLossOf(student, allC).ToDouble(); }
+        double LossF() { using var _ = no_grad(); return ConformityLossOf(student, allF).ToDouble(); }
+        double c0 = LossC(), f0 = LossF();
+
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 80, LearningRate = 0.03, Schedule = AlternationSchedules.Joint(), ConflictMode = mode, ConflictDiagnostics = true,
+        };
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+        var reports = optimizer.Train(sup.Batches(32, seed: 1), pref.Batches(32, seed: 2));
+        double c1 = LossC(), f1 = LossF();
+        Assert.True(c1 < 0.9 * c0, $"{mode}: competence loss {c0:F4} -> {c1:F4}");
+        Assert.True(f1 < 0.9 * f0, $"{mode}: conformity loss {f0:F4} -> {f1:F4}");
+        Assert.All(reports, r => Assert.InRange(r.Metric(MetricNames.ConflictCosine), -1, 1));
+        // The run must exercise what the mode does, or the test would not be about it.
+        if (mode == ConflictMode.ProjectConflicting)
+            Assert.Contains(reports, r => r.Metric(MetricNames.ConflictProjected) == 1);
+        if (mode == ConflictMode.MinNorm)
+            Assert.Contains(reports, r => r.Metric(MetricNames.ConflictMinNormAlpha) is > 0 and < 1);
+    }
+
+    [Fact]
+    public void An_undefined_conflict_mode_is_rejected_naming_the_option()
+    {
+        using var student = new LinearTestStudent(F, C, seed: 1);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 10, ConflictMode = (ConflictMode)7 };
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new AlternatingOptimizer(student, new TestCrossEntropy(), null, options));
+        Assert.Equal(nameof(AlternatingOptimizerOptions.ConflictMode), ex.ParamName);
+        Assert.Contains("AlternatingOptimizerOptions.ConflictMode", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(ConflictMode.ProjectConflicting, "joint")]
+    [InlineData(ConflictMode.MinNorm, "joint")]
+    [InlineData(ConflictMode.None, "diagnostic")]
+    public void Non_finite_loss_in_a_conflict_step_leaves_the_parameters_unchanged(ConflictMode mode, string where)
+    {
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 11);
+        using var reference = new LinearTestStudent(F, C, seed: 111);
+        var (sup, pref) = MildData(11, reference);
+        var poisoned = new PoisonedObjective(new TestCrossEntropy());
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 10, ConflictMode = mode, ConflictDiagnostics = true,
+            Schedule = where == "joint" ? AlternationSchedules.Joint() : AlternationSchedules.ConformityOnly(),
+        };
+        using var optimizer = new AlternatingOptimizer(student, poisoned, new TestDpo(), options);
+        var (s, p) = (sup.Batches(16), pref.Batches(16));
+        optimizer.Step(s, p);
+        var before = Weights(student);
+        poisoned.Poison = true;
+        var ex = Assert.Throws<NonFiniteLossException>(() => optimizer.Step(s, p));
+        Assert.Contains("competence loss", ex.What);
+        Assert.Equal(before, Weights(student));
+        Assert.Equal(1, optimizer.StepsDone);
+        poisoned.Poison = false;
+        Assert.Equal(1, optimizer.Step(s, p).Step);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Conflict_steps_leave_no_live_tensors_behind(bool flat)
+    {
+        using var student = new LinearTestStudent(F, C, seed: 12);
+        using var reference = new LinearTestStudent(F, C, seed: 112);
+        var (sup, pref) = MildData(12, reference);
+        var s = sup.Batches(16);
+        var p = pref.Batches(16);
+        var options = new AlternatingOptimizerOptions { TotalSteps = 100, FlatParameterBuffer = flat, ConflictDiagnostics = true };
+        using var joint = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(),
+            options with { Schedule = AlternationSchedules.Joint(), ConflictMode = ConflictMode.ProjectConflicting });
+        using var alternating = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(),
+            options with { Schedule = AlternationSchedules.FixedRatio(1, 1), ConflictMode = ConflictMode.MinNorm });
+        for (int i = 0; i < 2; i++) { joint.Step(s, p); alternating.Step(s, p); } // AdamW state and gradients now exist
+        long before = torch.Tensor.TotalCount;
+        for (int i = 0; i < 10; i++) { joint.Step(s, p); alternating.Step(s, p); }
+        Assert.Equal(before, torch.Tensor.TotalCount);
+    }
+
+    [CudaTheory]
+    [InlineData(ConflictMode.ProjectConflicting, true)]
+    [InlineData(ConflictMode.MinNorm, false)]
+    public void Conflict_aware_steps_on_cuda_match_the_cpu(ConflictMode mode, bool flat)
+    {
+        using var scope = NewDisposeScope();
+        var (x, y) = ToyData.Classification(128, F, C, seed: 13);
+        var mlp = new MlpClassifierOptions(F, C, HiddenWidth: 16, Depth: 2, Seed: 3);
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 8, LearningRate = 1e-2, FlatParameterBuffer = flat, ConflictMode = mode, ConflictDiagnostics = true,
+            Schedule = AlternationSchedules.Joint(1.0, 0.5),
+        };
+
+        (IReadOnlyList<StepReport> Reports, Tensor[] Weights) Run(Device device)
+        {
+            using var student = new MlpClassifier(mlp, device);
+            var sup = SupervisedDataset.ForClassification(x, y).Batches(32, seed: 1);
+            var pref = PreferenceDataset.ForClassification(x, (y + 1).remainder(C), y).WithReferenceLogProbs(student.Clone()).Batches(32, seed: 2);
+            using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), new TestDpo(), options);
+            var reports = optimizer.Train(sup, pref);
+            return (reports, student.Parameters().Select(p => p.detach().cpu().clone()).ToArray());
+        }
+
+        var cpu = Run(CPU);
+        var cuda = Run(CUDA);
+        foreach (var (a, b) in cpu.Reports.Zip(cuda.Reports))
+        {
+            TorchAssert.Close(a.Loss, b.Loss, 1e-4, 1e-4, $"loss of step {a.Step}");
+            TorchAssert.Close(a.Metric(MetricNames.ConflictCosine), b.Metric(MetricNames.ConflictCosine), 1e-3, 0, $"cosine of step {a.Step}");
+        }
+        foreach (var (a, b) in cpu.Weights.Zip(cuda.Weights))
+            TorchAssert.Close(a, b, 1e-4, 1e-3, "weights after training");
     }
 }
