@@ -181,7 +181,7 @@ public sealed class ConflictAwareTests : IDisposable
          select (c.Select(x => x / 100.0).ToArray(), f.Select(x => x / 100.0).ToArray())).ToArbitrary();
 
     [Fact]
-    public void PcGrad_projected_gradients_do_not_oppose_the_other_original()
+    public void PcGrad_projected_gradients_and_their_sum_do_not_oppose_the_originals()
     {
         Check.One(Config, Prop.ForAll(Pairs, p =>
         {
@@ -190,6 +190,10 @@ public sealed class ConflictAwareTests : IDisposable
             double tol = 1e-6 * Norm(p.C) * Norm(p.F);
             double a = Dot(A(pc), p.F), b = Dot(A(pf), p.C);
             if (a < -tol || b < -tol) throw new Exception($"g_c'·g_f = {a}, g_f'·g_c = {b} (tol {tol})");
+            // Hence, with two objectives, the weighted sum of the projections does not oppose either gradient.
+            var (d, _) = GradientConflict.Combine(V(p.C), V(p.F), 0.7, 1.3, ConflictMode.ProjectConflicting);
+            double onC = Dot(A(d), p.C), onF = Dot(A(d), p.F), tolD = 1e-6 * (Dot(p.C, p.C) + Dot(p.F, p.F));
+            if (onC < -tolD || onF < -tolD) throw new Exception($"d·g_c = {onC}, d·g_f = {onF}");
             return true;
         }));
     }
