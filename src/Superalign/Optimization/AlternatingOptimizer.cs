@@ -13,7 +13,9 @@ namespace Superalign.Optimization;
 /// Trains a student on a competence objective and a conformity objective together, interleaving task-loss steps with
 /// DPO-style value-preference steps under an <see cref="IAlternationSchedule"/> (fixed ratio, joint weighted sum, or
 /// ratios and weights that change over training), with AdamW, gradient clipping, warm-up + decay of the learning rate
-/// and gradient accumulation.
+/// and gradient accumulation. Optionally it measures how the two objectives' gradients conflict
+/// (<see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/>) and combines them on joint steps by PCGrad or MGDA
+/// instead of the weighted sum (<see cref="AlternatingOptimizerOptions.ConflictMode"/>).
 /// </summary>
 /// <remarks>
 /// Every step runs inside its own TorchSharp dispose scope, so the batches it pulls and the tensors it creates are
@@ -88,8 +90,14 @@ public sealed class AlternatingOptimizer : IDisposable
     /// Runs one update: asks the schedule for the phase, pulls <see cref="AlternatingOptimizerOptions.GradientAccumulationSteps"/>
     /// micro-batches from the source(s) the phase needs, and applies one AdamW update.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/> a single-phase step also pulls one batch from
+    /// the other objective's source (when given) to measure the gradient conflict; with a
+    /// <see cref="AlternatingOptimizerOptions.ConflictMode"/> a step that trains both losses combines their separate
+    /// gradients as that mode says, before clipping.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">The phase needs a source or objective that was not given.</exception>
-    /// <exception cref="NonFiniteLossException">A loss or the gradient norm is NaN or infinite (no update is made).</exception>
+    /// <exception cref="NonFiniteLossException">A loss or a gradient norm is NaN or infinite (no update is made).</exception>
     public StepReport Step(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -101,40 +109,29 @@ public sealed class AlternatingOptimizer : IDisposable
         bool doConformity = plan.Phase != TrainingPhase.Competence && plan.ConformityWeight > 0;
         if (doCompetence) Require(_competence, competenceData, "competence", plan.Phase);
         if (doConformity) Require(_conformity, conformityData, "conformity", plan.Phase);
+        // Both gradients, kept apart, on a step that trains both losses: for a conflict mode or for the diagnostics.
+        bool separate = doCompetence && doConformity && (_options.ConflictMode != ConflictMode.None || _options.ConflictDiagnostics);
+        // On a single-phase step the diagnostics borrow one batch of the other objective, when it can be had.
+        bool probe = _options.ConflictDiagnostics && doCompetence != doConformity
+            && (doCompetence ? _conformity is not null && conformityData is not null : _competence is not null && competenceData is not null);
 
         using var scope = NewDisposeScope();
         _student.SetTraining(true);
         _updater.ZeroGrad();
-        int micro = _options.GradientAccumulationSteps;
-        var progress = new TrainingProgress(step, _options.TotalSteps);
-        double totalLoss = 0, competenceLoss = 0, conformityLoss = 0;
-        var metricSums = new Dictionary<string, double>(StringComparer.Ordinal);
+        var sums = new StepSums(step, plan, new TrainingProgress(step, _options.TotalSteps), _options.GradientAccumulationSteps);
         try
         {
-            for (int m = 0; m < micro; m++)
+            if (separate)
             {
-                using var microScope = NewDisposeScope();
-                Tensor? loss = null;
-                if (doCompetence)
-                {
-                    var (lc, metrics) = CompetenceLoss(competenceData!.Next(), progress);
-                    double value = Check(lc, step, plan.Phase, "competence loss");
-                    competenceLoss += value / micro;
-                    Accumulate(metricSums, metrics, micro);
-                    totalLoss += plan.CompetenceWeight * value / micro;
-                    loss = lc * (plan.CompetenceWeight / micro);
-                }
-                if (doConformity)
-                {
-                    var (lf, metrics) = ConformityLoss(conformityData!.Next());
-                    double value = Check(lf, step, plan.Phase, "conformity loss");
-                    conformityLoss += value / micro;
-                    Accumulate(metricSums, metrics, micro);
-                    totalLoss += plan.ConformityWeight * value / micro;
-                    var weighted = lf * (plan.ConformityWeight / micro);
-                    loss = loss is null ? weighted : loss + weighted;
-                }
-                loss!.backward();
+                CombineSeparateGradients(sums, competenceData!, conformityData!);
+            }
+            else
+            {
+                // Diagnostics on a single-phase step: the other objective's gradient on one borrowed batch is set aside
+                // first, so the step's own gradients then accumulate exactly as without diagnostics.
+                var other = probe ? ProbeOtherObjective(sums, doCompetence ? null : competenceData, doCompetence ? conformityData : null) : null;
+                AccumulateGradients(sums, doCompetence ? competenceData : null, doConformity ? conformityData : null, plan.CompetenceWeight, plan.ConformityWeight);
+                if (other is not null) MeasureAgainst(other, sums, doCompetence);
             }
 
             double gradNorm = _updater.ClipGradients(_options.MaxGradientNorm);
@@ -144,10 +141,10 @@ public sealed class AlternatingOptimizer : IDisposable
             StepsDone++;
             _reference?.AfterUpdate(_student, StepsDone);
 
-            var report = new StepReport(step, plan.Phase, totalLoss,
-                doCompetence ? competenceLoss : null,
-                doConformity ? conformityLoss : null,
-                gradNorm, lr, watch.Elapsed, metricSums);
+            var report = new StepReport(step, plan.Phase, sums.Total,
+                doCompetence ? sums.Competence : null,
+                doConformity ? sums.Conformity : null,
+                gradNorm, lr, watch.Elapsed, sums.Metrics);
             Log(report);
             return report;
         }
@@ -177,6 +174,122 @@ public sealed class AlternatingOptimizer : IDisposable
             progress?.Report(report);
         }
         return reports;
+    }
+
+    /// <summary>
+    /// Runs the step's micro-batches of the objectives whose source is given and backpropagates
+    /// Σ (w_c·L_c + w_f·L_f) / N into the gradients, with the gradient weights given (the schedule's weights, or 1 and 0
+    /// when the gradients are kept apart); losses and metrics are added to <paramref name="sums"/> with the plan's weights.
+    /// </summary>
+    private void AccumulateGradients(StepSums sums, IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
+        double competenceGradientWeight, double conformityGradientWeight)
+    {
+        int micro = sums.Micro;
+        var plan = sums.Plan;
+        for (int m = 0; m < micro; m++)
+        {
+            using var microScope = NewDisposeScope();
+            Tensor? loss = null;
+            if (competenceData is not null)
+            {
+                var (lc, metrics) = CompetenceLoss(competenceData.Next(), sums.Progress);
+                double value = Check(lc, sums.Step, plan.Phase, "competence loss");
+                sums.Competence += value / micro;
+                Accumulate(sums.Metrics, metrics, micro);
+                sums.Total += plan.CompetenceWeight * value / micro;
+                loss = lc * (competenceGradientWeight / micro);
+            }
+            if (conformityData is not null)
+            {
+                var (lf, metrics) = ConformityLoss(conformityData.Next());
+                double value = Check(lf, sums.Step, plan.Phase, "conformity loss");
+                sums.Conformity += value / micro;
+                Accumulate(sums.Metrics, metrics, micro);
+                sums.Total += plan.ConformityWeight * value / micro;
+                var weighted = lf * (conformityGradientWeight / micro);
+                loss = loss is null ? weighted : loss + weighted;
+            }
+            loss!.backward();
+        }
+    }
+
+    /// <summary>
+    /// A step that trains both losses, with their gradients kept apart: g_c (all micro-batches) is set aside, g_f
+    /// accumulates in the gradients, and the gradients become d = a·g_c + b·g_f as <see cref="AlternatingOptimizerOptions.ConflictMode"/>
+    /// says (for <see cref="ConflictMode.None"/>, the weighted sum). Clipping comes after, on d.
+    /// </summary>
+    private void CombineSeparateGradients(StepSums sums, IBatchSource<SupervisedBatch> competenceData, IBatchSource<PreferenceBatch> conformityData)
+    {
+        // Unweighted: the schedule's weights enter when the two are combined.
+        AccumulateGradients(sums, competenceData, null, 1, 0);
+        var competence = GradientSnapshot.Take(_updater.Gradients());
+        GradientSnapshot.ZeroInPlace(_updater.Gradients());
+        AccumulateGradients(sums, null, conformityData, 0, 1);
+        var (cc, ff, cf) = competence.Inner(_updater.Gradients());
+        var geometry = Measured(new GradientGeometry(cc, ff, cf), sums);
+        var combination = GradientConflict.Combine(geometry, sums.Plan.CompetenceWeight, sums.Plan.ConformityWeight, _options.ConflictMode);
+        competence.CombineInto(_updater.Gradients(), combination.CompetenceCoefficient, combination.ConformityCoefficient);
+        if (_options.ConflictMode == ConflictMode.ProjectConflicting)
+            sums.Metrics[MetricNames.ConflictProjected] = combination.Projected ? 1 : 0;
+        else if (_options.ConflictMode == ConflictMode.MinNorm)
+            sums.Metrics[MetricNames.ConflictMinNormAlpha] = combination.MinNormAlpha;
+    }
+
+    /// <summary>
+    /// The gradient of the other objective's unweighted loss on one batch of its source, copied out of the gradients,
+    /// which are then zeroed again. Its loss and metrics are not reported: the step does not train on it.
+    /// </summary>
+    private GradientSnapshot ProbeOtherObjective(StepSums sums, IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData)
+    {
+        using (NewDisposeScope())
+        {
+            var loss = competenceData is not null
+                ? CompetenceLoss(competenceData.Next(), sums.Progress).Loss
+                : ConformityLoss(conformityData!.Next()).Loss;
+            Check(loss, sums.Step, sums.Plan.Phase, competenceData is not null ? "competence loss (conflict diagnostics)" : "conformity loss (conflict diagnostics)");
+            loss.backward();
+        }
+        var other = GradientSnapshot.Take(_updater.Gradients());
+        GradientSnapshot.ZeroInPlace(_updater.Gradients());
+        return other;
+    }
+
+    /// <summary>
+    /// Reports the geometry of the probed gradient of the other objective against the step's own, which the
+    /// gradients hold scaled by the phase's weight w.
+    /// </summary>
+    private void MeasureAgainst(GradientSnapshot other, StepSums sums, bool competenceStep)
+    {
+        var (oo, pp, op) = other.Inner(_updater.Gradients());
+        double w = competenceStep ? sums.Plan.CompetenceWeight : sums.Plan.ConformityWeight;
+        var (ownSq, dot) = (pp / (w * w), op / w);
+        Measured(competenceStep ? new GradientGeometry(ownSq, oo, dot) : new GradientGeometry(oo, ownSq, dot), sums);
+    }
+
+    /// <summary>Checks the two gradient norms and adds the geometry's metrics to the step's.</summary>
+    private static GradientGeometry Measured(GradientGeometry g, StepSums sums)
+    {
+        Check(g.CompetenceNorm, sums.Step, sums.Plan.Phase, "competence gradient norm");
+        Check(g.ConformityNorm, sums.Step, sums.Plan.Phase, "conformity gradient norm");
+        Check(g.Dot, sums.Step, sums.Plan.Phase, "dot product of the competence and conformity gradients");
+        sums.Metrics[MetricNames.ConflictCosine] = g.Cosine;
+        sums.Metrics[MetricNames.ConflictDot] = g.Dot;
+        sums.Metrics[MetricNames.ConflictCompetenceNorm] = g.CompetenceNorm;
+        sums.Metrics[MetricNames.ConflictConformityNorm] = g.ConformityNorm;
+        return g;
+    }
+
+    /// <summary>What a step adds up over its micro-batches.</summary>
+    private sealed class StepSums(long step, PhasePlan plan, TrainingProgress progress, int micro)
+    {
+        public long Step { get; } = step;
+        public PhasePlan Plan { get; } = plan;
+        public TrainingProgress Progress { get; } = progress;
+        public int Micro { get; } = micro;
+        public double Total { get; set; }
+        public double Competence { get; set; }
+        public double Conformity { get; set; }
+        public Dictionary<string, double> Metrics { get; } = new(StringComparer.Ordinal);
     }
 
     private (Tensor Loss, Dictionary<string, Tensor> Metrics) CompetenceLoss(SupervisedBatch batch, TrainingProgress progress)

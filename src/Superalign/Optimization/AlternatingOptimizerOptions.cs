@@ -52,6 +52,27 @@ public sealed record AlternatingOptimizerOptions
     /// <summary>Log a summary line every this many updates (0 = never; every step is logged at Debug level).</summary>
     public int LogEvery { get; init; } = 50;
 
+    /// <summary>
+    /// Measure, on every step, how the competence gradient g_c and the conformity gradient g_f relate: their cosine,
+    /// norms and dot product are reported as the <c>conflict/*</c> metrics of <see cref="StepReport"/> (see
+    /// <see cref="MetricNames.ConflictCosine"/>). On a step that trains both losses the two gradients come from the
+    /// step's own batches; on a single-phase step one extra batch of the other objective is pulled from its source
+    /// (when that objective and source were given) and its gradient is computed without being applied. Costs one
+    /// extra backward pass per step (and one extra forward on single-phase steps), and on alternating schedules it
+    /// consumes batches of the other source, so the data order differs from a run without it. Default: false, in
+    /// which case (with <see cref="ConflictMode"/> = <see cref="Optimization.ConflictMode.None"/>) a step is exactly
+    /// what it was without the option.
+    /// </summary>
+    public bool ConflictDiagnostics { get; init; }
+
+    /// <summary>
+    /// How a step that trains both losses (the joint schedules) combines the two gradients. Default
+    /// <see cref="Optimization.ConflictMode.None"/>: the weighted sum. Has no effect on single-phase steps, which have
+    /// one gradient. With a mode other than None the step computes g_c and g_f separately (one extra backward) and
+    /// reports the <c>conflict/*</c> metrics whether or not <see cref="ConflictDiagnostics"/> is set.
+    /// </summary>
+    public ConflictMode ConflictMode { get; init; } = ConflictMode.None;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -68,6 +89,7 @@ public sealed record AlternatingOptimizerOptions
         if (!(MinLearningRateRatio >= 0 && MinLearningRateRatio <= 1)) throw Invalid(nameof(MinLearningRateRatio), MinLearningRateRatio, "in [0, 1]");
         if (GradientAccumulationSteps < 1) throw Invalid(nameof(GradientAccumulationSteps), GradientAccumulationSteps, ">= 1");
         if (LogEvery < 0) throw Invalid(nameof(LogEvery), LogEvery, ">= 0");
+        if (!Enum.IsDefined(ConflictMode)) throw Invalid(nameof(ConflictMode), ConflictMode, "a ConflictMode value (None, ProjectConflicting, MinNorm)");
     }
 
     private static ArgumentOutOfRangeException Invalid(string name, object value, string range) =>

@@ -19,6 +19,12 @@ internal interface IParameterUpdater : IDisposable
 
     /// <summary>One AdamW update with learning rate <paramref name="lr"/>.</summary>
     void Step(double lr);
+
+    /// <summary>
+    /// The gradient tensors <see cref="Step"/> reads, as live views (in-place changes are what the update sees): the
+    /// flat gradient buffer, or each parameter's gradient (null where a parameter has none). Not to be disposed.
+    /// </summary>
+    IReadOnlyList<Tensor?> Gradients();
 }
 
 /// <summary>
@@ -98,6 +104,8 @@ internal sealed class FlatAdamW : IParameterUpdater
         var denom = _v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
         _params.addcdiv_(_m, denom, value: -lr / bias1);
     }
+
+    public IReadOnlyList<Tensor?> Gradients() => new[] { _grads };
 
     public void Dispose()
     {
@@ -223,6 +231,8 @@ internal sealed class TorchAdamW : IParameterUpdater
         using var _ = no_grad();
         _adam.step();
     }
+
+    public IReadOnlyList<Tensor?> Gradients() => _parameters.Select(p => p.grad).ToArray();
 
     public void Dispose() => _adam.Dispose();
 }

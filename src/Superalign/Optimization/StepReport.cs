@@ -12,7 +12,9 @@ namespace Superalign.Optimization;
 /// <param name="Metrics">
 /// Named metrics with TRL's names: <c>rewards/chosen</c>, <c>rewards/rejected</c>, <c>rewards/margins</c>,
 /// <c>rewards/accuracies</c>, <c>logps/chosen</c>, <c>logps/rejected</c> on conformity steps;
-/// <c>competence/accuracy</c> (agreement with the hard targets) on competence steps.
+/// <c>competence/accuracy</c> (agreement with the hard targets) on competence steps; the <c>conflict/*</c> metrics
+/// (<see cref="MetricNames.ConflictCosine"/> and the following) on steps that measured both gradients (see
+/// <see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/> and <see cref="AlternatingOptimizerOptions.ConflictMode"/>).
 /// </param>
 public sealed record StepReport(
     long Step,
@@ -34,7 +36,7 @@ public sealed record StepReport(
         + string.Concat(Metrics.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $" {m.Key}={m.Value:F4}"));
 }
 
-/// <summary>Metric names shared with Hugging Face TRL.</summary>
+/// <summary>Metric names: those shared with Hugging Face TRL, and this library's own.</summary>
 public static class MetricNames
 {
     /// <summary>Mean implicit reward of the chosen responses.</summary>
@@ -57,6 +59,33 @@ public static class MetricNames
 
     /// <summary>Fraction of scored positions where the student's argmax equals the hard target.</summary>
     public const string CompetenceAccuracy = "competence/accuracy";
+
+    /// <summary>
+    /// Cosine between the competence gradient g_c and the conformity gradient g_f of the step (0 when either is zero):
+    /// negative when the two objectives pull the weights apart.
+    /// </summary>
+    public const string ConflictCosine = "conflict/cosine";
+
+    /// <summary>The dot product g_c·g_f.</summary>
+    public const string ConflictDot = "conflict/dot";
+
+    /// <summary>|g_c|: norm of the gradient of the (unweighted, micro-batch mean) competence loss.</summary>
+    public const string ConflictCompetenceNorm = "conflict/competence_norm";
+
+    /// <summary>|g_f|: norm of the gradient of the (unweighted, micro-batch mean) conformity loss.</summary>
+    public const string ConflictConformityNorm = "conflict/conformity_norm";
+
+    /// <summary>
+    /// 1 when <see cref="ConflictMode.ProjectConflicting"/> found g_c·g_f &lt; 0 and projected, 0 otherwise; reported on
+    /// the joint steps of that mode.
+    /// </summary>
+    public const string ConflictProjected = "conflict/projected";
+
+    /// <summary>
+    /// MGDA's α* in [0, 1], the share of the (weighted) competence gradient in the min-norm direction; reported on the
+    /// joint steps of <see cref="ConflictMode.MinNorm"/>.
+    /// </summary>
+    public const string ConflictMinNormAlpha = "conflict/mgda_alpha";
 }
 
 /// <summary>Thrown when a loss or gradient is NaN or infinite; the parameters are left as they were before the step.</summary>
