@@ -8,7 +8,9 @@
 //
 //   dotnet run -c Release --project samples/GapAnnealing -- [--seeds 5] [--acceptance margin|always|bootstrap]
 //       [--margin 0] [--schedule one|stride:K|delta:D] [--probe 500] [--pacing cumulative|partitioned]
-//       [--only annealing|diversity] [--out artifacts/gap-annealing] [--device auto] [--threads 1]
+//       [--ladder w8-d1,w16-d1,w32-d2,w64-d3,w128-d4] [--members w16-d1,w16-d1-s1,w8-d1] [--student w128-d4]
+//       [--only annealing|diversity]
+//       [--out artifacts/gap-annealing] [--device auto] [--threads 1]
 //
 // --threads defaults to 1: the models are tiny, and on a small or shared CPU one TorchSharp thread is several times
 // faster than many (0 keeps TorchSharp's default). With the same thread count the results are reproducible.
@@ -18,10 +20,11 @@ using Superalign.Data;
 using Superalign.Metrics;
 using Superalign.Protocols;
 using Superalign.Samples;
+using Superalign.Tasks;
 using TorchSharp;
 
 const string Usage = "--seeds N, --acceptance margin|always|bootstrap, --margin M, --schedule one|stride:K|delta:D, --probe N, " +
-                     "--pacing cumulative|partitioned, --only annealing|diversity, --out DIR, --device D, --threads N";
+                     "--pacing cumulative|partitioned, --ladder w8-d1,w16-d1,..., --members w16-d1,w8-d1,..., --student w128-d4, --only annealing|diversity, --out DIR, --device D, --threads N";
 SampleArguments arguments;
 try
 {
@@ -85,6 +88,7 @@ if (only is "both" or "annealing")
         ProbeSize = arguments.Int("probe", 500),
         Device = device,
     };
+    if (arguments.Optional("ladder") is { } ladder) options = options with { Ladder = ladder.Split(',').Select(Trunk).ToArray() };
     Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
                       $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
     Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.Loss}; " +
@@ -142,6 +146,8 @@ if (only is "both" or "annealing")
 if (only is "both" or "diversity")
 {
     var options = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
+    if (arguments.Optional("members") is { } members) options = options with { Members = members.Split(',').Select(Trunk).ToArray() };
+    if (arguments.Optional("student") is { } student) options = options with { Student = Trunk(student) };
     Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
                       $"student {options.Student.Name}; {options.Steps} updates, loss {options.Loss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
     diversity = new DiversifiedSupervision(options).Run(progress);
@@ -203,6 +209,16 @@ ProtocolJson.Write(new AnnealingAndDiversityResult(annealing, diversity), path);
 Console.WriteLine($"wrote {path} and the charts in {output}; " +
                   $"gap annealing {annealing?.WallSeconds ?? 0:F1} s, diversified supervision {diversity?.WallSeconds ?? 0:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
 return 0;
+
+/// <summary>A trunk from its name: <c>w16-d1</c>, or <c>w16-d1-s2</c> for trunk seed 2.</summary>
+static TrunkSpec Trunk(string name)
+{
+    var parts = name.Trim().Split('-');
+    if (parts.Length is < 2 or > 3 || parts[0][0] != 'w' || parts[1][0] != 'd' || parts.Length == 3 && parts[2][0] != 's')
+        throw new ArgumentException($"A trunk is written wW-dD or wW-dD-sS (e.g. w16-d1-s2); got '{name}'.");
+    int Part(int i) => int.Parse(parts[i][1..], CultureInfo.InvariantCulture);
+    return new TrunkSpec(Part(0), Part(1), parts.Length == 3 ? Part(2) : 0);
+}
 
 static string Num(double value) => double.IsNaN(value) ? "excl." : value.ToString("F2", CultureInfo.InvariantCulture);
 
