@@ -50,6 +50,31 @@ public sealed class SupervisedDataset
         var sampler = new EpochSampler(Count, batchSize, shuffle, dropLast, seed);
         return BatchSource.From(() => Select(sampler.NextIndices()));
     }
+
+    /// <summary>
+    /// Endless mini-batches that follow an easy-to-hard <see cref="Curriculum"/>: the examples are ordered by
+    /// <paramref name="confidence"/> (most confident first) and the first <paramref name="totalBatches"/> batches are
+    /// cut into <paramref name="stages"/> stages, each drawing from the buckets its <paramref name="pacing"/> allows.
+    /// The optimizer pulls one batch per update (per micro-batch with gradient accumulation), so pass its total number
+    /// of updates (times the accumulation steps) as <paramref name="totalBatches"/>.
+    /// </summary>
+    /// <param name="confidence">One confidence per example, e.g. <see cref="Curriculum.Confidence"/> of the soft labels.</param>
+    /// <param name="batchSize">Examples per batch (a batch never spans two stages or two epochs of a pool, so it may be smaller).</param>
+    /// <param name="totalBatches">Batches the curriculum is spread over (at least 1); later batches stay in the last stage.</param>
+    /// <param name="stages">Number of stages and buckets (at least 1, at most the number of examples). Default 3.</param>
+    /// <param name="pacing">Whether stage <c>k</c> sees buckets 0…k (default) or bucket k alone.</param>
+    /// <param name="seed">Seed of the shuffles.</param>
+    /// <exception cref="ArgumentException">The confidences do not match the examples or are not finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range (the exception names it).</exception>
+    public IBatchSource<SupervisedBatch> CurriculumBatches(IReadOnlyList<double> confidence, int batchSize, long totalBatches,
+        int stages = 3, CurriculumPacing pacing = CurriculumPacing.Cumulative, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(confidence);
+        if (confidence.Count != Count)
+            throw new ArgumentException($"confidence must hold one value per example ({Count}); got {confidence.Count}.", nameof(confidence));
+        var sampler = new CurriculumSampler(confidence, batchSize, totalBatches, stages, pacing, seed);
+        return BatchSource.From(() => Select(sampler.NextIndices()));
+    }
 }
 
 /// <summary>

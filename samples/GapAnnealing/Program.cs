@@ -1,0 +1,257 @@
+// The co-optimization framework's two principles on the built-in representation task:
+//  A. gap annealing — a chain of teacher–student rounds up the trunk ladder (w8-d1 → w16-d1 → w32-d2 → w64-d3 →
+//     w128-d4), each accepted student supervising the next, against direct weak → strong supervision at the same
+//     budget of updates;
+//  B. diversified supervision — one weak supervisor vs an ensemble of diverse ones (mean labels, agreement-weighted
+//     loss) vs easy-to-hard curricula, and how many of each supervisor's errors the strong student copies.
+// Prints tables with 95% intervals over seeds, writes result.json and PNG charts.
+//
+//   dotnet run -c Release --project samples/GapAnnealing -- [--seeds 5] [--acceptance margin|always|bootstrap]
+//       [--margin 0] [--schedule one|stride:K|delta:D] [--probe 500] [--pacing cumulative|partitioned]
+//       [--ladder w8-d1,w16-d1,w32-d2,w64-d3,w128-d4] [--members w16-d1,w16-d1-s1,w8-d1] [--student w128-d4]
+//       [--only annealing|diversity]
+//       [--out artifacts/gap-annealing] [--device auto] [--threads 1]
+//
+// --threads defaults to 1: the models are tiny, and on a small or shared CPU one TorchSharp thread is several times
+// faster than many (0 keeps TorchSharp's default). With the same thread count the results are reproducible.
+using System.Diagnostics;
+using System.Globalization;
+using Superalign.Data;
+using Superalign.Metrics;
+using Superalign.Protocols;
+using Superalign.Samples;
+using Superalign.Tasks;
+using TorchSharp;
+
+const string Usage = "--seeds N, --acceptance margin|always|bootstrap, --margin M, --schedule one|stride:K|delta:D, --probe N, " +
+                     "--pacing cumulative|partitioned, --ladder w8-d1,w16-d1,..., --members w16-d1,w8-d1,..., --student w128-d4, --only annealing|diversity, --out DIR, --device D, --threads N";
+SampleArguments arguments;
+try
+{
+    arguments = SampleArguments.Parse(args, Usage);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+if (arguments.Flag("help") || arguments.Flag("h"))
+{
+    Console.WriteLine($"usage: GapAnnealing [{Usage}]");
+    return 0;
+}
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+int seeds = arguments.Int("seeds", 5), threads = arguments.Int("threads", 1);
+string output = arguments.Text("out", Path.Combine("artifacts", "gap-annealing")), device = arguments.Text("device", "auto");
+string only = arguments.Text("only", "both").ToLowerInvariant();
+if (threads > 0) torch.set_num_threads(threads);
+
+var acceptance = arguments.Text("acceptance", "margin").ToLowerInvariant() switch
+{
+    "margin" => AcceptanceRule.Margin,
+    "always" => AcceptanceRule.Always,
+    "bootstrap" => AcceptanceRule.BootstrapLowerBound,
+    var other => throw new ArgumentException($"--acceptance must be margin, always or bootstrap; got '{other}'."),
+};
+string scheduleText = arguments.Text("schedule", "one").ToLowerInvariant();
+var schedule = scheduleText switch
+{
+    "one" => GapSchedule.OneSizeAtATime,
+    _ when scheduleText.StartsWith("stride:", StringComparison.Ordinal) => GapSchedule.Stride(int.Parse(scheduleText[7..], CultureInfo.InvariantCulture)),
+    _ when scheduleText.StartsWith("delta:", StringComparison.Ordinal) => GapSchedule.MinimumCapabilityGap(double.Parse(scheduleText[6..], CultureInfo.InvariantCulture)),
+    _ => throw new ArgumentException($"--schedule must be one, stride:K or delta:D; got '{scheduleText}'."),
+};
+var pacing = arguments.Text("pacing", "cumulative").ToLowerInvariant() switch
+{
+    "cumulative" => CurriculumPacing.Cumulative,
+    "partitioned" => CurriculumPacing.Partitioned,
+    var other => throw new ArgumentException($"--pacing must be cumulative or partitioned; got '{other}'."),
+};
+int[] seedList = Enumerable.Range(0, seeds).ToArray();
+var watch = Stopwatch.StartNew();
+var progress = new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); });
+void ClearProgress() { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{new string(' ', 110)}\r"); }
+Directory.CreateDirectory(output);
+
+GapAnnealingResult? annealing = null;
+DiversifiedSupervisionResult? diversity = null;
+
+// ---------------------------------------------------------------- A. gap annealing
+if (only is "both" or "annealing")
+{
+    var options = new GapAnnealingOptions
+    {
+        Seeds = seedList,
+        Acceptance = acceptance,
+        AcceptanceMargin = arguments.Double("margin", 0),
+        Schedule = schedule,
+        ProbeSize = arguments.Int("probe", 500),
+        Device = device,
+    };
+    if (arguments.Optional("ladder") is { } ladder) options = options with { Ladder = ladder.Split(',').Select(Trunk).ToArray() };
+    Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
+                      $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
+    Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.Loss}; " +
+                      $"seeds {string.Join(",", options.Seeds)}; torch threads {torch.get_num_threads()}");
+    annealing = new GapAnnealing(options).Run(progress);
+    ClearProgress();
+    var s = annealing.SampleSizes;
+    Console.WriteLine($"   data: A = {s.WeakTraining} (weak model, ground truth), B = {s.StudentTraining} (students, ceilings), probe {s.Probe}, test {s.Test}; device {annealing.Device}");
+    Console.WriteLine($"   trunks (held-out R² of h* read linearly): {string.Join(", ", annealing.Trunks.Select(t => $"{t.Spec.Name} {t.RepresentationR2:F2}"))}");
+    Console.WriteLine();
+    Console.WriteLine("   rounds (probe accuracy supervisor → student, difference with its 95% paired bootstrap interval over probe examples; test accuracy)");
+    Console.WriteLine($"   {"seed",4} {"round",5} {"supervisor → student",-22} {"probe",-15} {"Δ probe [95% CI]",-24} {"verdict",-8} {"test",-15} {"ceiling",7} {"PGR",5}");
+    foreach (var seed in annealing.PerSeed)
+        foreach (var r in seed.Rounds)
+            Console.WriteLine($"   {seed.Seed,4} {r.Round,5} {$"{r.Supervisor} → {r.Student}",-22} {$"{r.SupervisorProbeAccuracy:P1} → {r.StudentProbeAccuracy:P1}",-15} " +
+                              $"{$"{r.Decision.Difference:+0.0%;-0.0%;0.0%} [{r.Decision.Interval.Lower:+0.0%;-0.0%;0.0%}, {r.Decision.Interval.Upper:+0.0%;-0.0%;0.0%}]",-24} " +
+                              $"{(r.Decision.Accepted ? "accepted" : "rejected"),-8} {$"{r.SupervisorTestAccuracy:P1} → {r.StudentTestAccuracy:P1}",-15} {r.CeilingTestAccuracy,7:P1} {Num(r.Pgr),5}");
+    Console.WriteLine();
+    var first = annealing.PerSeed[0];
+    Console.WriteLine($"   final students ({first.Target}) per seed: chained vs direct weak → strong with the chain's budget ({first.ChainSteps} updates) and with one round's ({options.StepsPerRound})");
+    Console.WriteLine($"   {"seed",4} {"weak",6} {"chained",7} {"direct",7} {"direct1",7} {"ceiling",7} {"PGR ch",6} {"PGR dir",7} {"chained − direct [95% CI]",-27} {"acc/rej",7} {"weak errors copied ch/dir",-25} {"chain ends with",-16}");
+    foreach (var r in annealing.PerSeed)
+        Console.WriteLine($"   {r.Seed,4} {r.WeakTestAccuracy,6:P1} {r.ChainedAccuracy,7:P1} {r.DirectAccuracy,7:P1} {r.DirectOneRoundAccuracy,7:P1} {r.CeilingAccuracy,7:P1} {Num(r.ChainedPgr),6} {Num(r.DirectPgr),7} " +
+                          $"{$"{r.ChainedMinusDirect.Estimate:+0.0%;-0.0%;0.0%} [{r.ChainedMinusDirect.Lower:+0.0%;-0.0%;0.0%}, {r.ChainedMinusDirect.Upper:+0.0%;-0.0%;0.0%}]",-27} {$"{r.Accepted}/{r.Rejected}",7} " +
+                          $"{$"{r.ChainedWeakErrors.CopiedFraction:P1} / {r.DirectWeakErrors.CopiedFraction:P1}",-25} {$"{r.ChainOutput} {r.ChainOutputAccuracy:P1}",-16}");
+    var m = annealing.Summary;
+    Console.WriteLine();
+    Console.WriteLine($"   over {m.Chained.Count} seeds (mean [95% t-interval]):");
+    Console.WriteLine($"     weak {T(m.Weak)}   ceiling {T(m.Ceiling)}");
+    Console.WriteLine($"     chained {T(m.Chained)}   direct (same budget) {T(m.Direct)}   direct (one round) {T(m.DirectOneRound)}   chain output {T(m.ChainOutput)}");
+    Console.WriteLine($"     PGR chained {TNum(m.ChainedPgr)}   PGR direct {TNum(m.DirectPgr)}");
+    Console.WriteLine($"     chained − direct {TDiff(m.ChainedMinusDirect)} (paired over seeds; chained better on {m.SeedsChainedBetter} of {m.Chained.Count} seeds)");
+    Console.WriteLine($"     weak-model errors copied: chained {T(m.ChainedCopiedFraction)}, direct {T(m.DirectCopiedFraction)}");
+    Console.WriteLine($"     rounds accepted {m.Accepted}, rejected {m.Rejected}; per size: " +
+                      string.Join(", ", m.Rungs.Select(r => $"{r.Trunk} {r.Accepted}/{r.Rounds} accepted, test {r.TestAccuracy.Mean:P1}")));
+    Console.WriteLine();
+
+    // Chart: test accuracy of each round's student against its size, with the ceilings and the direct students.
+    double Width(string name) => options.Ladder.First(t => t.Name == name).Width;
+    var rungs = m.Rungs;
+    var target = options.Ladder[^1].Width;
+    var series = new List<ChartSeries>
+    {
+        new("chained (each round)", rungs.Select(r => Width(r.Trunk)).ToList(), rungs.Select(r => r.TestAccuracy.Mean).ToList(),
+            rungs.Select(r => Lo(r.TestAccuracy)).ToList(), rungs.Select(r => Hi(r.TestAccuracy)).ToList()),
+        new("ceilings (truth)", rungs.Select(r => Width(r.Trunk)).ToList(), rungs.Select(r => r.CeilingAccuracy).ToList()),
+        new($"direct, {first.DirectSteps} updates", [target], [m.Direct.Mean], [Lo(m.Direct)], [Hi(m.Direct)]),
+        new($"direct, {options.StepsPerRound} updates", [target], [m.DirectOneRound.Mean], [Lo(m.DirectOneRound)], [Hi(m.DirectOneRound)]),
+    };
+    Charts.Line(Path.Combine(output, "chain-accuracy.png"), $"Test accuracy along the chain ({m.Chained.Count} seeds, 95% CI)",
+        "student trunk width (log scale)", "test accuracy", series, [($"weak {options.Ladder[0].Name}", m.Weak.Mean)], logX: true);
+}
+
+// ---------------------------------------------------------------- B. diversified supervision
+if (only is "both" or "diversity")
+{
+    var options = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
+    if (arguments.Optional("members") is { } members) options = options with { Members = members.Split(',').Select(Trunk).ToArray() };
+    if (arguments.Optional("student") is { } student) options = options with { Student = Trunk(student) };
+    Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
+                      $"student {options.Student.Name}; {options.Steps} updates, loss {options.Loss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
+    diversity = new DiversifiedSupervision(options).Run(progress);
+    ClearProgress();
+    Console.WriteLine();
+    Console.WriteLine("   supervisors per seed (test accuracy; members' argmax split; agreement weights on B)");
+    foreach (var s in diversity.PerSeed)
+        Console.WriteLine($"   seed {s.Seed}: {string.Join(", ", options.Members.Select((t, i) => $"{t.Name} {s.MemberAccuracies[i]:P1}"))}; ensemble mean {s.EnsembleAccuracy:P1}; " +
+                          $"split on {s.Disagreement.ArgmaxDisagreement:P1}; mean weight {s.MeanAgreementWeight:F3}, unanimous {s.UnanimousFraction:P1}; ceiling {s.CeilingAccuracy:P1}");
+    Console.WriteLine();
+    Console.WriteLine($"   students (mean over {options.Seeds.Count} seeds [95% t]); PGR w.r.t. {options.Members[0].Name} and the ceiling; Δ = paired difference to the student of {options.Members[0].Name} alone");
+    Console.WriteLine($"   {"variant",-19} {"supervisor",-10} {"sup acc",7} {"student accuracy",-24} {"PGR",-20} {"Δ accuracy",-24}");
+    foreach (var v in diversity.Variants)
+        Console.WriteLine($"   {Name(v.Variant),-19} {v.Supervisor,-10} {v.SupervisorAccuracy.Mean,7:P1} {T(v.StudentAccuracy),-24} {TNum(v.Pgr),-20} {TDiff(v.AccuracyVsSingle),-24}");
+    Console.WriteLine();
+    Console.WriteLine("   share of each member's test errors the student copies (same wrong class), mean [95% t]; in brackets after it, the paired difference");
+    Console.WriteLine("   to the student trained on that member alone (negative = copies fewer of that member's errors than its own student)");
+    Console.WriteLine($"   {"variant",-19} {"supervisor",-10} " + string.Join(" ", options.Members.Select(t => $"{t.Name,-47}")));
+    foreach (var v in diversity.Variants)
+        Console.WriteLine($"   {Name(v.Variant),-19} {v.Supervisor,-10} " + string.Join(" ", v.Members.Select(c =>
+            $"{$"{T(c.CopiedFraction)} {(c.VersusOwnStudent is { } d ? $"({d.Mean:+0.0%;-0.0%;0.0%} [{d.Lower:+0.0%;-0.0%;0.0%}, {d.Upper:+0.0%;-0.0%;0.0%}])" : "(own student)")}",-47}")));
+    Console.WriteLine($"   {"ceiling",-19} {"truth",-10} " + string.Join(" ", diversity.CeilingCopies.Select(c => $"{$"{T(c.CopiedFraction)} (coincidence floor)",-47}")));
+    Console.WriteLine();
+
+    // Charts: the largest share of any one member's errors copied, and accuracy, per student.
+    string Label(DiversityVariantSummary v) => v.Variant switch
+    {
+        DiversityVariant.Single => v.Supervisor,
+        DiversityVariant.Ensemble => "ensemble",
+        DiversityVariant.AgreementWeighted => "weighted",
+        DiversityVariant.Curriculum => "curriculum",
+        _ => "ens+curric",
+    };
+    double ceilingMax = diversity.PerSeed.Average(s => s.CeilingCopies.Max(c => c.CopiedFraction));
+    Charts.Bars(Path.Combine(output, "copied-errors.png"),
+        $"Max share of a member's errors copied ({options.Seeds.Count} seeds)", "copied fraction",
+        diversity.Variants.Select(v => Bar(Label(v), v.MaxCopiedFraction)).ToList(), [("ceiling (coincidence)", ceilingMax)]);
+    // Per member: its own student vs the ensemble's student.
+    var ensembleSummary = diversity.Variants.FirstOrDefault(v => v.Variant == DiversityVariant.Ensemble);
+    if (ensembleSummary is not null)
+    {
+        var bars = new List<ChartBar>();
+        for (int i = 0; i < options.Members.Count; i++)
+        {
+            var own = diversity.Variants.FirstOrDefault(v => v.Variant == DiversityVariant.Single && v.Supervisor == options.Members[i].Name);
+            if (own is not null) bars.Add(Bar($"{options.Members[i].Name}: own", own.Members[i].CopiedFraction));
+            bars.Add(Bar($"{options.Members[i].Name}: ens", ensembleSummary.Members[i].CopiedFraction));
+        }
+        Charts.Bars(Path.Combine(output, "copied-errors-per-member.png"),
+            "Member errors copied: own student vs ensemble", "copied fraction", bars);
+    }
+    Charts.Bars(Path.Combine(output, "student-accuracy.png"), $"Student test accuracy by supervision ({options.Seeds.Count} seeds)", "test accuracy",
+        diversity.Variants.Select(v => Bar(Label(v), v.StudentAccuracy)).ToList(),
+        [("ceiling", diversity.PerSeed.Average(s => s.CeilingAccuracy)), ($"weak {options.Members[0].Name}", diversity.PerSeed.Average(s => s.MemberAccuracies[0]))]);
+}
+
+var path = Path.Combine(output, "result.json");
+ProtocolJson.Write(new AnnealingAndDiversityResult(annealing, diversity), path);
+Console.WriteLine($"wrote {path} and the charts in {output}; " +
+                  $"gap annealing {annealing?.WallSeconds ?? 0:F1} s, diversified supervision {diversity?.WallSeconds ?? 0:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
+return 0;
+
+/// <summary>A trunk from its name: <c>w16-d1</c>, or <c>w16-d1-s2</c> for trunk seed 2.</summary>
+static TrunkSpec Trunk(string name)
+{
+    var parts = name.Trim().Split('-');
+    if (parts.Length is < 2 or > 3 || parts[0][0] != 'w' || parts[1][0] != 'd' || parts.Length == 3 && parts[2][0] != 's')
+        throw new ArgumentException($"A trunk is written wW-dD or wW-dD-sS (e.g. w16-d1-s2); got '{name}'.");
+    int Part(int i) => int.Parse(parts[i][1..], CultureInfo.InvariantCulture);
+    return new TrunkSpec(Part(0), Part(1), parts.Length == 3 ? Part(2) : 0);
+}
+
+static string Num(double value) => double.IsNaN(value) ? "excl." : value.ToString("F2", CultureInfo.InvariantCulture);
+
+static string T(SummaryStatistics? s) => s is null ? "n/a"
+    : double.IsNaN(s.Lower) ? $"{s.Mean:P1}" : $"{s.Mean:P1} [{s.Lower:P1}, {s.Upper:P1}]";
+
+static string TNum(SummaryStatistics? s) => s is null ? "n/a"
+    : double.IsNaN(s.Lower) ? $"{s.Mean:F2}" : $"{s.Mean:F2} [{s.Lower:F2}, {s.Upper:F2}]";
+
+static string TDiff(SummaryStatistics? s) => s is null ? "-"
+    : double.IsNaN(s.Lower) ? $"{s.Mean:+0.0%;-0.0%;0.0%}" : $"{s.Mean:+0.0%;-0.0%;0.0%} [{s.Lower:+0.0%;-0.0%;0.0%}, {s.Upper:+0.0%;-0.0%;0.0%}]";
+
+static string Name(DiversityVariant v) => v switch
+{
+    DiversityVariant.Single => "single",
+    DiversityVariant.Ensemble => "ensemble (mean)",
+    DiversityVariant.AgreementWeighted => "agreement-weighted",
+    DiversityVariant.Curriculum => "curriculum",
+    _ => "ensemble+curriculum",
+};
+
+static double Lo(SummaryStatistics s) => double.IsNaN(s.Lower) ? s.Mean : s.Lower;
+
+static double Hi(SummaryStatistics s) => double.IsNaN(s.Upper) ? s.Mean : s.Upper;
+
+static ChartBar Bar(string label, SummaryStatistics? s) => s is null ? new(label, double.NaN)
+    : new(label, s.Mean, double.IsNaN(s.Lower) ? null : s.Lower, double.IsNaN(s.Upper) ? null : s.Upper);
+
+/// <summary>Both parts' results, as written to result.json (a part that was not run is null).</summary>
+sealed record AnnealingAndDiversityResult(GapAnnealingResult? GapAnnealing, DiversifiedSupervisionResult? DiversifiedSupervision);
+
+/// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and interleave output).</summary>
+sealed class SynchronousProgress(Action<ProtocolProgress> report) : IProgress<ProtocolProgress>
+{
+    public void Report(ProtocolProgress value) => report(value);
+}
