@@ -6,6 +6,7 @@
 //
 //   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--loss orpo] [--beta 0.5]
 //       [--lr 2e-3] [--schedules competence-only,sequential,...] [--out artifacts/co-optimization]
+//   --conflict-aware compares plain alternation with an annealed ratio and joint steps with PCGrad / MGDA instead.
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,7 @@ using Superalign.Metrics;
 using Superalign.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --out DIR");
+var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --out DIR");
 var defaults = new CoOptimizationOptions();
 var names = arguments.Optional("schedules")?.Split(',');
 var options = defaults with
@@ -23,7 +24,8 @@ var options = defaults with
     ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
     Beta = arguments.Double("beta", defaults.Beta),
     LearningRate = arguments.Double("lr", defaults.LearningRate),
-    Schedules = names is null ? defaults.Schedules : ScheduleCandidate.Defaults().Where(s => names.Contains(s.Name)).ToList(),
+    Schedules = arguments.Flag("conflict-aware") ? ScheduleCandidate.ConflictAware()
+        : names is null ? defaults.Schedules : ScheduleCandidate.Defaults().Where(s => names.Contains(s.Name)).ToList(),
 };
 var output = arguments.Text("out", Path.Combine("artifacts", "co-optimization"));
 TorchSharp.torch.set_num_threads(1); // tiny models: one thread is faster on a small CPU, and results do not depend on the core count

@@ -38,6 +38,20 @@ public sealed record ScheduleCandidate(
         new("joint", AlternationSchedules.Joint(1.0, 1.0)),
         new("alternating", AlternationSchedules.FixedRatio(1, 1)),
     ];
+
+    /// <summary>
+    /// The paper's path against plain alternation: alternating 1:1; an annealed ratio (conformity share 0.2 → 0.8);
+    /// joint 1:1 as the plain weighted sum; and joint with conflict-aware combinations of the two gradients — PCGrad
+    /// (<see cref="ConflictMode.ProjectConflicting"/>) and MGDA (<see cref="ConflictMode.MinNorm"/>).
+    /// </summary>
+    public static IReadOnlyList<ScheduleCandidate> ConflictAware() =>
+    [
+        new("alternating", AlternationSchedules.FixedRatio(1, 1)),
+        new("annealed-ratio", AlternationSchedules.AnnealedRatio(0.2, 0.8)),
+        new("joint", AlternationSchedules.Joint(1.0, 1.0)),
+        new("joint-pcgrad", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.ProjectConflicting }),
+        new("joint-mgda", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.MinNorm }),
+    ];
 }
 
 /// <summary>Options of <see cref="CoOptimizationComparison"/>; validated when the protocol is created.</summary>
