@@ -72,6 +72,18 @@ public class CoOptimizationComparisonTests
         Assert.True(run.Scores.RefusalRate > 0.3, $"refuses {run.Scores.RefusalRate:P1} of protected requests");
     }
 
+    [Fact]
+    public void Conflict_aware_candidates_set_the_optimizer_conflict_mode()
+    {
+        var candidates = ScheduleCandidate.ConflictAware().ToDictionary(c => c.Name);
+        var plain = new AlternatingOptimizerOptions();
+        Assert.Equal(ConflictMode.ProjectConflicting, candidates["joint-pcgrad"].Configure!(plain).ConflictMode);
+        Assert.Equal(ConflictMode.MinNorm, candidates["joint-mgda"].Configure!(plain).ConflictMode);
+        Assert.Null(candidates["joint"].Configure);
+        Assert.Equal(TrainingPhase.Joint, candidates["joint-mgda"].Schedule.Plan(0, 10).Phase);
+        Assert.Equal(TrainingPhase.Competence, candidates["annealed-ratio"].Schedule.Plan(0, 100).Phase);
+    }
+
     [Theory]
     [InlineData("Seeds")]
     [InlineData("Schedules")]
