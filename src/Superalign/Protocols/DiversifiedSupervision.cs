@@ -114,7 +114,7 @@ public sealed record DiversifiedSupervisionOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        TrunkChecks.Loss(Loss, nameof(Loss), owner);
+        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);

@@ -198,7 +198,7 @@ public sealed record GapAnnealingOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        TrunkChecks.Loss(Loss, nameof(Loss), owner);
+        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
         ProtocolCheck.AtLeast(StepsPerRound, 1, nameof(StepsPerRound), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
@@ -672,13 +672,5 @@ internal static class TrunkChecks
             }
         }
         ProtocolCheck.Distinct(trunks, option, owner);
-    }
-
-    /// <summary>A competence loss name of <see cref="CompetenceObjectives.Names"/>.</summary>
-    public static void Loss(string? loss, string option, string owner)
-    {
-        if (loss is null || !CompetenceObjectives.Names.Contains(loss.Trim().ToLowerInvariant()))
-            throw new ArgumentOutOfRangeException(option, loss,
-                $"{owner}.{option} must be one of {string.Join(", ", CompetenceObjectives.Names)}; got '{loss}'.");
     }
 }

@@ -99,6 +99,14 @@ internal static class ProtocolCheck
             throw new ArgumentOutOfRangeException(option, value, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{value}'.");
     }
 
+    /// <summary>A competence loss name of <see cref="Objectives.Competence.CompetenceObjectives.Names"/>, surrounding spaces ignored as the factory does.</summary>
+    public static void CompetenceLoss(string? loss, string option, string owner)
+    {
+        var names = Objectives.Competence.CompetenceObjectives.Names;
+        if (loss is null || !names.Contains(loss.Trim().ToLowerInvariant()))
+            throw new ArgumentOutOfRangeException(option, loss, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{loss}'.");
+    }
+
     public static void Distinct<T>(IReadOnlyList<T> values, string option, string owner)
     {
         if (values.Distinct().Count() != values.Count)

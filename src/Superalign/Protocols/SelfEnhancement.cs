@@ -267,18 +267,21 @@ public sealed class SelfEnhancement
         var a = kept.Select(i => first[i]).ToList();
         var b = kept.Select(i => second[i]).ToList();
 
+        // The checkers' ranks of both sides, computed once: the oracle's verdicts and every judge's agreement use them.
+        var truthA = keptPrompts.Select((p, i) => Truth(task, p, a[i])).ToArray();
+        var truthB = keptPrompts.Select((p, i) => Truth(task, p, b[i])).ToArray();
         // The judge's verdicts (1 = prefers a).
         double[] preferA;
         using (var reference = judge == FeedbackJudge.Self ? (TinyCausalLm)policy.Clone() : null)
         {
             preferA = judge == FeedbackJudge.Oracle
-                ? Enumerable.Range(0, kept.Count).Select(i => Math.Sign(Truth(task, keptPrompts[i], a[i]) - Truth(task, keptPrompts[i], b[i])) * 0.5 + 0.5).ToArray()
+                ? Enumerable.Range(0, kept.Count).Select(i => Math.Sign(truthA[i] - truthB[i]) * 0.5 + 0.5).ToArray()
                 : Judge(task, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts, a, b);
         }
         int decisive = 0, agreed = 0;
         for (int i = 0; i < kept.Count; i++)
         {
-            int ta = Truth(task, keptPrompts[i], a[i]), tb = Truth(task, keptPrompts[i], b[i]);
+            int ta = truthA[i], tb = truthB[i];
             if (ta == tb) continue;
             decisive++;
             if (preferA[i] != 0.5 && (preferA[i] > 0.5) == (ta > tb)) agreed++;

@@ -105,9 +105,7 @@ public sealed record WeakToStrongOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        if (Loss is null || !CompetenceObjectives.Names.Contains(Loss.Trim().ToLowerInvariant()))
-            throw new ArgumentOutOfRangeException(nameof(Loss), Loss,
-                $"{owner}.{nameof(Loss)} must be one of {string.Join(", ", CompetenceObjectives.Names)}; got '{Loss}'.");
+        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
