@@ -15,7 +15,9 @@ namespace Superalign.Optimization;
 /// ratios and weights that change over training), with AdamW, gradient clipping, warm-up + decay of the learning rate
 /// and gradient accumulation. Optionally it measures how the two objectives' gradients conflict
 /// (<see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/>) and combines them on joint steps by PCGrad or MGDA
-/// instead of the weighted sum (<see cref="AlternatingOptimizerOptions.ConflictMode"/>).
+/// instead of the weighted sum (<see cref="AlternatingOptimizerOptions.ConflictMode"/>); or it searches over learning
+/// directions, trying candidate updates on held-out probes and keeping the best
+/// (<see cref="AlternatingOptimizerOptions.DirectionSearch"/>).
 /// </summary>
 /// <remarks>
 /// Every step runs inside its own TorchSharp dispose scope, so the batches it pulls and the tensors it creates are
@@ -32,6 +34,7 @@ public sealed class AlternatingOptimizer : IDisposable
     private readonly ILogger _logger;
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly IParameterUpdater _updater;
+    private readonly DirectionSearchState? _search;
     private bool _disposed;
 
     /// <summary>Creates the optimizer; validates the options.</summary>
@@ -75,7 +78,29 @@ public sealed class AlternatingOptimizer : IDisposable
                 _logger.LogInformation("Using TorchSharp's AdamW instead of the flat-buffer update: {Reason}", why);
             _updater = new TorchAdamW(_parameters, options.LearningRate, adam);
         }
+        if (options.DirectionSearch is { } search)
+        {
+            if (competence is null || conformity is null)
+                throw new ArgumentException(
+                    $"{nameof(AlternatingOptimizerOptions.DirectionSearch)} scores every candidate on both objectives: give both the competence and the conformity objective.",
+                    competence is null ? nameof(competence) : nameof(conformity));
+            if (_updater is not FlatAdamW)
+            {
+                _updater.Dispose();
+                throw new ArgumentException(
+                    $"{nameof(AlternatingOptimizerOptions.DirectionSearch)} tries candidate updates on a saved copy of the optimizer state, which needs the flat parameter buffer: " +
+                    $"set {nameof(AlternatingOptimizerOptions.FlatParameterBuffer)} = true and give the student parameters of one floating-point dtype and device" +
+                    (why is null ? "." : $" ({why})."), nameof(options));
+            }
+            _search = new DirectionSearchState(search);
+        }
     }
+
+    /// <summary>
+    /// The win counts and cost of the direction search so far; null without
+    /// <see cref="AlternatingOptimizerOptions.DirectionSearch"/>.
+    /// </summary>
+    public DirectionSearchStatistics? DirectionSearchStatistics => _search?.Statistics();
 
     /// <summary>Updates done so far.</summary>
     public long StepsDone { get; private set; }
@@ -104,7 +129,8 @@ public sealed class AlternatingOptimizer : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var watch = Stopwatch.StartNew();
         long step = StepsDone;
-        var plan = _options.Schedule.Plan(step, _options.TotalSteps);
+        if (_search is not null && _search.IsDue(step)) return SearchStep(competenceData, conformityData, watch, cancellationToken);
+        var plan = _search?.Current.Plan ?? _options.Schedule.Plan(step, _options.TotalSteps);
         bool doCompetence = plan.Phase != TrainingPhase.Conformity && plan.CompetenceWeight > 0;
         bool doConformity = plan.Phase != TrainingPhase.Competence && plan.ConformityWeight > 0;
         if (doCompetence) Require(_competence, competenceData, "competence", plan.Phase);
@@ -145,6 +171,7 @@ public sealed class AlternatingOptimizer : IDisposable
                 doCompetence ? sums.Competence : null,
                 doConformity ? sums.Conformity : null,
                 gradNorm, lr, watch.Elapsed, sums.Metrics);
+            _search?.RecordPlainStep(report.Elapsed.TotalSeconds);
             Log(report);
             return report;
         }
@@ -155,6 +182,138 @@ public sealed class AlternatingOptimizer : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A direction-search step: g_c and g_f on the step's batches (kept apart, as a joint step with conflict
+    /// diagnostics computes them), then for each candidate its update on the saved state, scored on the probe batches
+    /// and undone; the winner's update is applied last, exactly as a plain step with its plan would apply it.
+    /// </summary>
+    private StepReport SearchStep(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
+        Stopwatch watch, CancellationToken cancellationToken)
+    {
+        long step = StepsDone;
+        var search = _search!;
+        var options = search.Options;
+        if (competenceData is null || conformityData is null)
+            throw new InvalidOperationException(
+                $"Step {step} is a direction-search step, which needs the step's gradients of both objectives: pass both the competence and the conformity batch source to Step.");
+        var flat = (FlatAdamW)_updater;
+        using var scope = NewDisposeScope();
+        _student.SetTraining(true);
+        _updater.ZeroGrad();
+        // Both losses with unit weight; the winner's weights enter when the winner is known.
+        var sums = new StepSums(step, new PhasePlan(TrainingPhase.Joint, 1, 1), new TrainingProgress(step, _options.TotalSteps), _options.GradientAccumulationSteps);
+        FlatAdamWState? saved = null;
+        bool applied = false;
+        try
+        {
+            AccumulateGradients(sums, competenceData, null, 1, 0);
+            var competence = GradientSnapshot.Take(_updater.Gradients());
+            GradientSnapshot.ZeroInPlace(_updater.Gradients());
+            AccumulateGradients(sums, null, conformityData, 0, 1);
+            var conformity = GradientSnapshot.Take(_updater.Gradients());
+            var (cc, ff, cf) = competence.Inner(_updater.Gradients());
+            var geometry = Measured(new GradientGeometry(cc, ff, cf), sums);
+
+            var competenceProbes = Enumerable.Range(0, options.ProbeBatches).Select(_ => options.CompetenceProbes!.Next()).ToList();
+            var conformityProbes = Enumerable.Range(0, options.ProbeBatches).Select(_ => options.ConformityProbes!.Next()).ToList();
+            var before = ProbeLosses(competenceProbes, conformityProbes, sums.Progress);
+            Check(before.Competence, step, TrainingPhase.Joint, "competence probe loss");
+            Check(before.Conformity, step, TrainingPhase.Joint, "conformity probe loss");
+
+            double lr = LearningRateSchedule.At(step, _options.TotalSteps, _options.LearningRate, _options.WarmupSteps, _options.Decay, _options.MinLearningRateRatio);
+            saved = flat.Save();
+            var after = new List<(double Competence, double Conformity)>(options.Candidates.Count);
+            foreach (var candidate in options.Candidates)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var (norm, _) = WriteDirection(candidate, competence, conformity, geometry);
+                if (double.IsFinite(norm))
+                {
+                    _updater.Step(lr);
+                    after.Add(ProbeLosses(competenceProbes, conformityProbes, sums.Progress));
+                    flat.Restore(saved);
+                }
+                else
+                {
+                    after.Add((double.NaN, double.NaN));
+                }
+            }
+            var verdict = DirectionSearchRule.Choose(before.Competence, before.Conformity, after, options.Choice,
+                options.CompetencePreference, options.ConformityPreference);
+            var winner = options.Candidates[verdict.Index];
+            if (double.IsPositiveInfinity(verdict.Scores[verdict.Index]))
+                throw new NonFiniteLossException(step, winner.Phase, "probe losses after every direction-search candidate", double.NaN);
+
+            var (gradNorm, combination) = WriteDirection(winner, competence, conformity, geometry);
+            Check(gradNorm, step, winner.Phase, "gradient norm");
+            _updater.Step(lr);
+            applied = true;
+            StepsDone++;
+            _reference?.AfterUpdate(_student, StepsDone);
+
+            if (winner.Phase == TrainingPhase.Joint && _options.ConflictMode == ConflictMode.ProjectConflicting)
+                sums.Metrics[MetricNames.ConflictProjected] = combination.Projected ? 1 : 0;
+            else if (winner.Phase == TrainingPhase.Joint && _options.ConflictMode == ConflictMode.MinNorm)
+                sums.Metrics[MetricNames.ConflictMinNormAlpha] = combination.MinNormAlpha;
+            sums.Metrics[MetricNames.SearchWinner] = verdict.Index;
+            sums.Metrics[MetricNames.SearchParetoImprovement] = verdict.ParetoImprovement ? 1 : 0;
+            sums.Metrics[MetricNames.SearchProbeCompetence] = before.Competence;
+            sums.Metrics[MetricNames.SearchProbeConformity] = before.Conformity;
+            sums.Metrics[MetricNames.SearchCompetenceChange] = after[verdict.Index].Competence - before.Competence;
+            sums.Metrics[MetricNames.SearchConformityChange] = after[verdict.Index].Conformity - before.Conformity;
+            double loss = winner.CompetenceWeight * sums.Competence + winner.ConformityWeight * sums.Conformity;
+            var report = new StepReport(step, winner.Phase, loss, sums.Competence, sums.Conformity, gradNorm, lr, watch.Elapsed, sums.Metrics);
+            search.RecordSearch(verdict, report.Elapsed.TotalSeconds);
+            Log(report);
+            return report;
+        }
+        catch
+        {
+            // A trial may have been in flight: put the state back as it was before the step.
+            if (saved is not null && !applied) flat.Restore(saved);
+            _updater.ZeroGrad();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the candidate's direction into the gradients, as a plain step with its plan would form it: the weighted
+    /// sum, or the <see cref="AlternatingOptimizerOptions.ConflictMode"/> combination when both weights are &gt; 0; then
+    /// clips. Returns the norm before clipping.
+    /// </summary>
+    private (double Norm, GradientCombination Combination) WriteDirection(DirectionCandidate candidate, GradientSnapshot competence, GradientSnapshot conformity, GradientGeometry geometry)
+    {
+        var (wc, wf) = (candidate.CompetenceWeight, candidate.ConformityWeight);
+        var combination = wc > 0 && wf > 0
+            ? GradientConflict.Combine(geometry, wc, wf, _options.ConflictMode)
+            : new GradientCombination(wc, wf, false, double.NaN);
+        conformity.CopyInto(_updater.Gradients());
+        competence.CombineInto(_updater.Gradients(), combination.CompetenceCoefficient, combination.ConformityCoefficient);
+        return (_updater.ClipGradients(_options.MaxGradientNorm), combination);
+    }
+
+    /// <summary>Mean competence and conformity losses over the probe batches, in evaluation mode, without gradients.</summary>
+    private (double Competence, double Conformity) ProbeLosses(List<SupervisedBatch> competenceProbes, List<PreferenceBatch> conformityProbes, TrainingProgress progress)
+    {
+        _student.SetTraining(false);
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            double c = 0, f = 0;
+            foreach (var batch in competenceProbes) c += ScalarOf(CompetenceLoss(batch, progress).Loss, "competence probe loss") / competenceProbes.Count;
+            foreach (var batch in conformityProbes) f += ScalarOf(ConformityLoss(batch).Loss, "conformity probe loss") / conformityProbes.Count;
+            return (c, f);
+        }
+        finally
+        {
+            _student.SetTraining(true);
+        }
+    }
+
+    private static double ScalarOf(Tensor loss, string what) =>
+        loss.numel() == 1 ? loss.ToDouble() : throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
 
     /// <summary>
     /// Runs updates until <see cref="AlternatingOptimizerOptions.TotalSteps"/> are done, reporting each to

@@ -73,6 +73,14 @@ public sealed record AlternatingOptimizerOptions
     /// </summary>
     public ConflictMode ConflictMode { get; init; } = ConflictMode.None;
 
+    /// <summary>
+    /// Search over learning directions: every <see cref="DirectionSearchOptions.Every"/> steps, try each candidate
+    /// update, score it on held-out probe batches of both objectives and keep the best (see
+    /// <see cref="DirectionSearchOptions"/>). When set, <see cref="Schedule"/> is not used: the steps between searches
+    /// follow the last winner's plan. Needs both objectives and the flat parameter buffer. Default: null (no search).
+    /// </summary>
+    public DirectionSearchOptions? DirectionSearch { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -90,6 +98,7 @@ public sealed record AlternatingOptimizerOptions
         if (GradientAccumulationSteps < 1) throw Invalid(nameof(GradientAccumulationSteps), GradientAccumulationSteps, ">= 1");
         if (LogEvery < 0) throw Invalid(nameof(LogEvery), LogEvery, ">= 0");
         if (!Enum.IsDefined(ConflictMode)) throw Invalid(nameof(ConflictMode), ConflictMode, "a ConflictMode value (None, ProjectConflicting, MinNorm)");
+        DirectionSearch?.Validate();
     }
 
     private static ArgumentOutOfRangeException Invalid(string name, object value, string range) =>

@@ -197,6 +197,24 @@ internal sealed class GradientSnapshot
         return (ss, gg, sg);
     }
 
+    /// <summary>Writes the snapshot back into <paramref name="gradients"/>, in place (a null part zeroes its gradient).</summary>
+    public void CopyInto(IReadOnlyList<Tensor?> gradients)
+    {
+        CheckParts(gradients);
+        using var _ = no_grad();
+        for (int i = 0; i < _parts.Length; i++)
+        {
+            var g = gradients[i];
+            if (g is null)
+            {
+                if (_parts[i] is null) continue;
+                throw new InvalidOperationException("A parameter lost its gradient since the snapshot was taken; it cannot be written back.");
+            }
+            if (_parts[i] is { } s) g.copy_(s);
+            else g.zero_();
+        }
+    }
+
     /// <summary>Writes a·s + b·g into the current gradients g, in place.</summary>
     /// <exception cref="InvalidOperationException">A parameter had a gradient in the snapshot but has none now.</exception>
     public void CombineInto(IReadOnlyList<Tensor?> gradients, double snapshotCoefficient, double currentCoefficient)

@@ -107,6 +107,26 @@ internal sealed class FlatAdamW : IParameterUpdater
 
     public IReadOnlyList<Tensor?> Gradients() => new[] { _grads };
 
+    /// <summary>
+    /// A copy of the parameters, moments and step count, in the current dispose scope, for <see cref="Restore"/>: a
+    /// trial update can then be undone exactly.
+    /// </summary>
+    public FlatAdamWState Save()
+    {
+        using var _ = no_grad();
+        return new FlatAdamWState(_params.clone(), _m.clone(), _v.clone(), _t);
+    }
+
+    /// <summary>Puts back the parameters, moments and step count of <paramref name="state"/>, bit for bit.</summary>
+    public void Restore(FlatAdamWState state)
+    {
+        using var _ = no_grad();
+        _params.copy_(state.Params);
+        _m.copy_(state.M);
+        _v.copy_(state.V);
+        _t = state.T;
+    }
+
     public void Dispose()
     {
         // The parameters still view the buffer; only the optimizer's own state is released.
@@ -114,6 +134,9 @@ internal sealed class FlatAdamW : IParameterUpdater
         _v.Dispose();
     }
 }
+
+/// <summary>A saved <see cref="FlatAdamW"/> state: copies of the parameter buffer and the moments, and the step count.</summary>
+internal sealed record FlatAdamWState(Tensor Params, Tensor M, Tensor V, long T);
 
 /// <summary>
 /// The contiguous parameter and gradient buffers a set of parameters lives in. Made once per parameter set and shared

@@ -4,8 +4,10 @@ namespace Superalign.Optimization;
 /// <param name="Step">0-based index of the update.</param>
 /// <param name="Phase">Phase the schedule chose.</param>
 /// <param name="Loss">The weighted loss that was minimised (mean over micro-batches).</param>
-/// <param name="CompetenceLoss">Unweighted competence loss, when the step had one.</param>
-/// <param name="ConformityLoss">Unweighted conformity loss, when the step had one.</param>
+/// <param name="CompetenceLoss">
+/// Unweighted competence loss, when the step computed one (a direction-search step computes both, whichever candidate won).
+/// </param>
+/// <param name="ConformityLoss">Unweighted conformity loss, when the step computed one.</param>
 /// <param name="GradientNorm">Global gradient norm before clipping.</param>
 /// <param name="LearningRate">Learning rate of the update.</param>
 /// <param name="Elapsed">Wall time of the step.</param>
@@ -14,7 +16,8 @@ namespace Superalign.Optimization;
 /// <c>rewards/accuracies</c>, <c>logps/chosen</c>, <c>logps/rejected</c> on conformity steps;
 /// <c>competence/accuracy</c> (agreement with the hard targets) on competence steps; the <c>conflict/*</c> metrics
 /// (<see cref="MetricNames.ConflictCosine"/> and the following) on steps that measured both gradients (see
-/// <see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/> and <see cref="AlternatingOptimizerOptions.ConflictMode"/>).
+/// <see cref="AlternatingOptimizerOptions.ConflictDiagnostics"/> and <see cref="AlternatingOptimizerOptions.ConflictMode"/>);
+/// the <c>search/*</c> metrics (<see cref="MetricNames.SearchWinner"/> and the following) on direction-search steps.
 /// </param>
 public sealed record StepReport(
     long Step,
@@ -86,6 +89,24 @@ public static class MetricNames
     /// joint steps of <see cref="ConflictMode.MinNorm"/>.
     /// </summary>
     public const string ConflictMinNormAlpha = "conflict/mgda_alpha";
+
+    /// <summary>On a direction-search step: the index of the winning candidate in <see cref="DirectionSearchOptions.Candidates"/>.</summary>
+    public const string SearchWinner = "search/winner";
+
+    /// <summary>On a direction-search step: 1 when the winner raised neither probe loss, else 0.</summary>
+    public const string SearchParetoImprovement = "search/pareto";
+
+    /// <summary>On a direction-search step: the competence probe loss before the update.</summary>
+    public const string SearchProbeCompetence = "search/probe_competence";
+
+    /// <summary>On a direction-search step: the conformity probe loss before the update.</summary>
+    public const string SearchProbeConformity = "search/probe_conformity";
+
+    /// <summary>On a direction-search step: the change of the competence probe loss the winner's update caused.</summary>
+    public const string SearchCompetenceChange = "search/competence_change";
+
+    /// <summary>On a direction-search step: the change of the conformity probe loss the winner's update caused.</summary>
+    public const string SearchConformityChange = "search/conformity_change";
 }
 
 /// <summary>Thrown when a loss or gradient is NaN or infinite; the parameters are left as they were before the step.</summary>
