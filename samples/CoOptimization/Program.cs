@@ -6,7 +6,8 @@
 //
 //   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--loss orpo] [--beta 0.5]
 //       [--lr 2e-3] [--schedules competence-only,sequential,...] [--out artifacts/co-optimization]
-//   --conflict-aware compares plain alternation with an annealed ratio and joint steps with PCGrad / MGDA instead.
+//   --conflict-aware compares plain alternation with an annealed ratio, joint steps with PCGrad / MGDA, and two
+//       searches over learning directions (phase, joint weights) scored on --probes N held-out training prompts (128).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -14,9 +15,10 @@ using Superalign.Metrics;
 using Superalign.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --out DIR");
+var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR");
 var defaults = new CoOptimizationOptions();
 var names = arguments.Optional("schedules")?.Split(',');
+bool conflictAware = arguments.Flag("conflict-aware");
 var options = defaults with
 {
     Seeds = Enumerable.Range(0, arguments.Int("seeds", 5)).ToArray(),
@@ -24,8 +26,10 @@ var options = defaults with
     ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
     Beta = arguments.Double("beta", defaults.Beta),
     LearningRate = arguments.Double("lr", defaults.LearningRate),
-    Schedules = arguments.Flag("conflict-aware") ? ScheduleCandidate.ConflictAware()
+    Schedules = conflictAware ? ScheduleCandidate.ConflictAware()
         : names is null ? defaults.Schedules : ScheduleCandidate.Defaults().Where(s => names.Contains(s.Name)).ToList(),
+    // The searches' probe prompts are held out of training for every schedule of the comparison.
+    ProbePrompts = arguments.Int("probes", conflictAware ? 128 : 0),
 };
 var output = arguments.Text("out", Path.Combine("artifacts", "co-optimization"));
 TorchSharp.torch.set_num_threads(1); // tiny models: one thread is faster on a small CPU, and results do not depend on the core count
@@ -35,7 +39,8 @@ var result = new CoOptimizationComparison(options, loggerFactory).Run(new Progre
 
 Console.WriteLine();
 Console.WriteLine($"co-optimization on the value-conflict task: seeds {string.Join(",", options.Seeds)}, {result.TrainPrompts} training / {result.TestPrompts} held-out prompts per seed, " +
-                  $"budget {options.BatchBudget} batches of {options.BatchSize}, base = {options.PretrainSteps} SFT updates, {options.ConformityLoss} (strength {options.Beta})");
+                  $"budget {options.BatchBudget} batches of {options.BatchSize}, base = {options.PretrainSteps} SFT updates, {options.ConformityLoss} (strength {options.Beta})" +
+                  (options.ProbePrompts > 0 ? $", {options.ProbePrompts} training prompts held out as search probes" : ""));
 Console.WriteLine($"base model: competence {result.Base.Average(b => b.Competence):P1}, conformity {result.Base.Average(b => b.Conformity):P1} (mean over seeds)");
 Console.WriteLine();
 Console.WriteLine($"{"schedule",-16} {"competence (95% CI)",-24} {"conformity (95% CI)",-24} {"retention",9} {"Pareto",6} {"refuses",8} {"over-refuses",12} {"caveats",8}");
@@ -44,6 +49,14 @@ foreach (var s in result.Summaries)
     var runs = result.Runs.Where(r => r.Schedule == s.Schedule).ToList();
     Console.WriteLine($"{s.Schedule,-16} {Interval(s.Competence),-24} {Interval(s.Conformity),-24} {s.CompetenceRetention,9:P0} {(s.OnParetoFront ? "yes" : ""),6} " +
                       $"{runs.Average(r => r.Scores.RefusalRate),8:P0} {runs.Average(r => r.Scores.OverRefusalRate),12:P0} {runs.Average(r => r.Scores.CaveatRate),8:P0}");
+}
+foreach (var s in result.Summaries.Where(s => s.Search is not null))
+{
+    var search = s.Search!;
+    Console.WriteLine($"{s.Schedule}: {search.Searches} searches over {options.Seeds.Count} seeds; wins " +
+                      string.Join(", ", search.Wins.Select(w => $"{w.Key} {w.Value}")) +
+                      $"; Pareto improvements {(double)search.ParetoImprovements / search.Searches:P0}; a search step costs {search.SearchStepCostRatio:F1}× a plain step; " +
+                      $"training {s.MeanSeconds:F1} s per seed against {result.Summaries.FirstOrDefault(x => x.Schedule == "alternating")?.MeanSeconds ?? double.NaN:F1} s for alternating");
 }
 Console.WriteLine();
 Console.WriteLine(result.Verdict);
@@ -69,7 +82,7 @@ return 0;
 ChartSeries Trajectory(string schedule, Func<TrajectoryPoint, double> value)
 {
     var runs = result.Runs.Where(r => r.Schedule == schedule).ToList();
-    int points = runs[0].Trajectory.Count;
+    int points = runs.Min(r => r.Trajectory.Count);
     return new ChartSeries(schedule,
         Enumerable.Range(0, points).Select(i => runs.Average(r => (double)r.Trajectory[i].Batches)).ToList(),
         Enumerable.Range(0, points).Select(i => runs.Average(r => value(r.Trajectory[i]))).ToList());

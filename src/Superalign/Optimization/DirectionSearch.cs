@@ -93,6 +93,15 @@ public sealed record DirectionSearchOptions
     /// <summary>Throws <see cref="ArgumentException"/> (or its out-of-range subclass) naming the first invalid option.</summary>
     public void Validate()
     {
+        ValidateExceptProbes();
+        const string owner = $"{nameof(AlternatingOptimizerOptions)}.{nameof(AlternatingOptimizerOptions.DirectionSearch)}";
+        if (CompetenceProbes is null) throw new ArgumentException($"{owner}.{nameof(CompetenceProbes)} is required: the batches the candidates' competence is scored on.", nameof(CompetenceProbes));
+        if (ConformityProbes is null) throw new ArgumentException($"{owner}.{nameof(ConformityProbes)} is required: the batches the candidates' conformity is scored on.", nameof(ConformityProbes));
+    }
+
+    /// <summary>Every check of <see cref="Validate"/> but the presence of the probe sources (for callers that supply them later).</summary>
+    internal void ValidateExceptProbes()
+    {
         const string owner = $"{nameof(AlternatingOptimizerOptions)}.{nameof(AlternatingOptimizerOptions.DirectionSearch)}";
         if (Candidates is null || Candidates.Count < 2)
             throw new ArgumentException($"{owner}.{nameof(Candidates)} needs at least two candidates; got {Candidates?.Count ?? 0}.", nameof(Candidates));
@@ -110,8 +119,6 @@ public sealed record DirectionSearchOptions
                     $"{owner}.{nameof(Candidates)}[{i}] ('{c.Name}'): both weights must be finite and >= 0, and not both 0; got {c.CompetenceWeight} and {c.ConformityWeight}.");
         }
         if (Every < 1) throw new ArgumentOutOfRangeException(nameof(Every), Every, $"{owner}.{nameof(Every)} must be >= 1; got {Every}.");
-        if (CompetenceProbes is null) throw new ArgumentException($"{owner}.{nameof(CompetenceProbes)} is required: the batches the candidates' competence is scored on.", nameof(CompetenceProbes));
-        if (ConformityProbes is null) throw new ArgumentException($"{owner}.{nameof(ConformityProbes)} is required: the batches the candidates' conformity is scored on.", nameof(ConformityProbes));
         if (ProbeBatches < 1) throw new ArgumentOutOfRangeException(nameof(ProbeBatches), ProbeBatches, $"{owner}.{nameof(ProbeBatches)} must be >= 1; got {ProbeBatches}.");
         if (!Enum.IsDefined(Choice)) throw new ArgumentOutOfRangeException(nameof(Choice), Choice, $"{owner}.{nameof(Choice)} must be ParetoFirst or Scalarized.");
         if (!(double.IsFinite(CompetencePreference) && CompetencePreference >= 0))

@@ -18,13 +18,25 @@ namespace Superalign.Protocols;
 /// <param name="Name">Short name used in tables and JSON (e.g. <c>alternating</c>).</param>
 /// <param name="Schedule">The alternation schedule.</param>
 /// <param name="Configure">Optional change to the optimizer options of this candidate (e.g. a conflict-aware mode).</param>
+/// <param name="Search">
+/// Optional search over learning directions (<see cref="AlternatingOptimizerOptions.DirectionSearch"/>), which replaces
+/// <paramref name="Schedule"/>; the protocol supplies its probe sources from the held-out probe prompts
+/// (<see cref="CoOptimizationOptions.ProbePrompts"/>), replacing any given here.
+/// </param>
 public sealed record ScheduleCandidate(
     string Name,
     [property: JsonIgnore] IAlternationSchedule Schedule,
-    [property: JsonIgnore] Func<AlternatingOptimizerOptions, AlternatingOptimizerOptions>? Configure = null)
+    [property: JsonIgnore] Func<AlternatingOptimizerOptions, AlternatingOptimizerOptions>? Configure = null,
+    [property: JsonIgnore] DirectionSearchOptions? Search = null)
 {
     /// <summary>The schedule's description (for JSON and logs).</summary>
-    public string Description => Schedule.ToString() ?? Name;
+    public string Description => Search is { } search
+        ? $"direction search every {search.Every} steps over {string.Join(", ", search.Candidates.Select(c => c.Name))} ({search.Choice})"
+        : Schedule.ToString() ?? Name;
+
+    /// <summary>A candidate that searches over learning directions instead of following a schedule.</summary>
+    public static ScheduleCandidate Searching(string name, DirectionSearchOptions search) =>
+        new(name, AlternationSchedules.FixedRatio(1, 1), null, search ?? throw new ArgumentNullException(nameof(search)));
 
     /// <summary>
     /// The five schedules of the headline comparison: competence only, conformity only, sequential (competence then
@@ -41,8 +53,11 @@ public sealed record ScheduleCandidate(
 
     /// <summary>
     /// The paper's path against plain alternation: alternating 1:1; an annealed ratio (conformity share 0.2 → 0.8);
-    /// joint 1:1 as the plain weighted sum; and joint with conflict-aware combinations of the two gradients — PCGrad
-    /// (<see cref="ConflictMode.ProjectConflicting"/>) and MGDA (<see cref="ConflictMode.MinNorm"/>).
+    /// joint 1:1 as the plain weighted sum; joint with conflict-aware combinations of the two gradients — PCGrad
+    /// (<see cref="ConflictMode.ProjectConflicting"/>) and MGDA (<see cref="ConflictMode.MinNorm"/>); and two searches
+    /// over learning directions every 4 steps (best Pareto improvement on the probes): over the phase
+    /// (competence or conformity step) and over joint weights (1:0.5, 1:1, 0.5:1). The searches need
+    /// <see cref="CoOptimizationOptions.ProbePrompts"/>.
     /// </summary>
     public static IReadOnlyList<ScheduleCandidate> ConflictAware() =>
     [
@@ -51,6 +66,11 @@ public sealed record ScheduleCandidate(
         new("joint", AlternationSchedules.Joint(1.0, 1.0)),
         new("joint-pcgrad", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.ProjectConflicting }),
         new("joint-mgda", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.MinNorm }),
+        Searching("search-phase", new DirectionSearchOptions { Candidates = [DirectionCandidate.Competence, DirectionCandidate.Conformity], Every = 4 }),
+        Searching("search-weights", new DirectionSearchOptions
+        {
+            Candidates = [DirectionCandidate.Joint(1, 0.5), DirectionCandidate.Joint(1, 1), DirectionCandidate.Joint(0.5, 1)], Every = 4,
+        }),
     ];
 }
 
@@ -112,6 +132,13 @@ public sealed record CoOptimizationOptions
     /// <summary>Strength of the conformity objective: β of the DPO family, λ of <c>orpo</c>.</summary>
     public double Beta { get; init; } = 0.5;
 
+    /// <summary>
+    /// Training prompts set aside per seed (chosen with the seed) as the probes of the direction searches: neither the
+    /// base nor any schedule trains on them, so every schedule of the comparison sees the same training data. Required
+    /// (&gt;= 1) when a schedule searches; 0 (the default) keeps every training prompt for training.
+    /// </summary>
+    public int ProbePrompts { get; init; }
+
     /// <summary>Held-out evaluations along each run (the trajectory), besides the final one; 0 for the final only.</summary>
     public int Checkpoints { get; init; } = 8;
 
@@ -135,6 +162,15 @@ public sealed record CoOptimizationOptions
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.Positive(Beta, nameof(Beta), owner);
         ProtocolCheck.AtLeast(Checkpoints, 0, nameof(Checkpoints), owner);
+        ProtocolCheck.AtLeast(ProbePrompts, 0, nameof(ProbePrompts), owner);
+        if (Schedules.FirstOrDefault(s => s.Search is not null) is { } searching)
+        {
+            if (ProbePrompts < 1)
+                throw new ArgumentOutOfRangeException(nameof(ProbePrompts), ProbePrompts,
+                    $"{owner}.{nameof(ProbePrompts)} must be >= 1: the schedule '{searching.Name}' searches over learning directions and scores its candidates on held-out probe prompts (e.g. 128).");
+            foreach (var schedule in Schedules.Where(s => s.Search is not null))
+                schedule.Search!.ValidateExceptProbes(); // the probes come from the protocol
+        }
         ProtocolCheck.Fraction(Level, nameof(Level), owner);
         ProtocolCheck.OneOf(CompetenceLoss, CompetenceObjectives.Names, nameof(CompetenceLoss), owner);
         ProtocolCheck.OneOf(ConformityLoss, ConformityObjectives.Names, nameof(ConformityLoss), owner);
@@ -156,8 +192,16 @@ public sealed record TrajectoryPoint(int Batches, double Competence, double Conf
 /// <param name="ConformityBatches">Conformity mini-batches used.</param>
 /// <param name="Trajectory">Held-out scores along training (starting with the base).</param>
 /// <param name="Seconds">Training time (evaluation excluded).</param>
+/// <param name="Search">What the direction search did (wins, cost), for a schedule that searches; otherwise null.</param>
 public sealed record ScheduleRun(string Schedule, int Seed, ValueConflictScores Scores, int Updates, int CompetenceBatches, int ConformityBatches,
-    IReadOnlyList<TrajectoryPoint> Trajectory, double Seconds);
+    IReadOnlyList<TrajectoryPoint> Trajectory, double Seconds, DirectionSearchStatistics? Search = null);
+
+/// <summary>A searching schedule's direction searches, over its seeds.</summary>
+/// <param name="Wins">Per candidate, the searches it won (summed over seeds).</param>
+/// <param name="Searches">Searches run (summed over seeds).</param>
+/// <param name="ParetoImprovements">Searches whose winner raised neither probe loss.</param>
+/// <param name="SearchStepCostRatio">Mean over seeds of the wall time of a search step over that of a plain step.</param>
+public sealed record SearchSummary(IReadOnlyDictionary<string, int> Wins, int Searches, int ParetoImprovements, double SearchStepCostRatio);
 
 /// <summary>One schedule's results over seeds.</summary>
 /// <param name="Schedule">The schedule's name.</param>
@@ -166,7 +210,10 @@ public sealed record ScheduleRun(string Schedule, int Seed, ValueConflictScores 
 /// <param name="Conformity">Held-out conformity over seeds.</param>
 /// <param name="CompetenceRetention">Mean competence as a fraction of the competence-only schedule's (NaN when that schedule is not compared).</param>
 /// <param name="OnParetoFront">Whether no other schedule has a mean at least as high on both and higher on one.</param>
-public sealed record ScheduleSummary(string Schedule, string Description, SummaryStatistics Competence, SummaryStatistics Conformity, double CompetenceRetention, bool OnParetoFront);
+/// <param name="MeanSeconds">Mean training time per seed (evaluation excluded).</param>
+/// <param name="Search">For a schedule that searches: its win counts and cost; otherwise null.</param>
+public sealed record ScheduleSummary(string Schedule, string Description, SummaryStatistics Competence, SummaryStatistics Conformity, double CompetenceRetention,
+    bool OnParetoFront, double MeanSeconds = double.NaN, SearchSummary? Search = null);
 
 /// <summary>A paired comparison of two schedules over seeds (same seed = same base and data).</summary>
 /// <param name="First">The first schedule.</param>
@@ -241,8 +288,9 @@ public sealed class CoOptimizationComparison
         {
             cancellationToken.ThrowIfCancellationRequested();
             var task = new ValueConflictTask(o.Task with { Seed = seed });
-            (trainPrompts, testPrompts) = (task.TrainPrompts.Count, task.TestPrompts.Count);
-            var competence = task.CompetenceData(task.TrainPrompts);
+            var (train, probes) = SplitProbes(task, seed);
+            (trainPrompts, testPrompts) = (train.Count, task.TestPrompts.Count);
+            var competence = task.CompetenceData(train);
             using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"lm-seed{seed}");
             LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, seed, _loggerFactory, cancellationToken);
             var baseScores = task.Evaluate(baseModel);
@@ -250,11 +298,12 @@ public sealed class CoOptimizationComparison
             _logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
             progress?.Report(new ProtocolProgress(Name, $"seed {seed}: base trained", ++done, total));
             // The base is the reference of every schedule: its log-probs of the pairs are computed once.
-            var conformity = task.ConformityData(task.TrainPrompts).WithReferenceLogProbs(baseModel);
+            var conformity = task.ConformityData(train).WithReferenceLogProbs(baseModel);
+            var probeData = probes.Count == 0 ? null : new ProbeData(task.CompetenceData(probes), task.ConformityData(probes).WithReferenceLogProbs(baseModel));
             foreach (var candidate in o.Schedules)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, cancellationToken);
+                var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, probeData, cancellationToken);
                 runs.Add(run);
                 _logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
                     seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
@@ -264,39 +313,87 @@ public sealed class CoOptimizationComparison
         return Summarize(bases, runs, trainPrompts, testPrompts, wall.Elapsed.TotalSeconds);
     }
 
+    /// <summary>The held-out probes of the direction searches: the probe prompts' competence data and preference pairs.</summary>
+    private sealed record ProbeData(SupervisedDataset Competence, PreferenceDataset Conformity);
+
+    /// <summary>
+    /// The training prompts minus <see cref="CoOptimizationOptions.ProbePrompts"/> of them, chosen with the seed, and
+    /// those probe prompts (each list in the task's order).
+    /// </summary>
+    private (IReadOnlyList<ArithmeticPrompt> Train, IReadOnlyList<ArithmeticPrompt> Probes) SplitProbes(ValueConflictTask task, int seed)
+    {
+        int count = _options.ProbePrompts;
+        if (count == 0) return (task.TrainPrompts, []);
+        if (count > task.TrainPrompts.Count - 1)
+            throw new ArgumentOutOfRangeException(nameof(CoOptimizationOptions.ProbePrompts), count,
+                $"{nameof(CoOptimizationOptions)}.{nameof(CoOptimizationOptions.ProbePrompts)} must leave at least one training prompt; the task has {task.TrainPrompts.Count}.");
+        var order = Enumerable.Range(0, task.TrainPrompts.Count).ToArray();
+        new Random(seed + 3000).Shuffle(order);
+        var probes = order.Take(count).ToHashSet();
+        return (Enumerable.Range(0, order.Length).Where(i => !probes.Contains(i)).Select(i => task.TrainPrompts[i]).ToList(),
+                probes.Order().Select(i => task.TrainPrompts[i]).ToList());
+    }
+
+    /// <summary>
+    /// Updates a schedule plans within the batch budget: one batch per update, two for joint updates; a search step
+    /// computes both gradients (two batches), so a search over single-phase candidates every k steps gets
+    /// budget·k/(k + 1) updates. A run also stops when the budget is spent (a search over mixed candidates).
+    /// </summary>
+    private int PlannedUpdates(ScheduleCandidate candidate)
+    {
+        int budget = _options.BatchBudget;
+        if (candidate.Search is { } search)
+            return search.Candidates.All(c => c.Phase == TrainingPhase.Joint) ? budget / 2 : (int)Math.Round((double)budget * search.Every / (search.Every + 1));
+        return candidate.Schedule.Plan(0, budget).Phase == TrainingPhase.Joint ? budget / 2 : budget;
+    }
+
     private ScheduleRun TrainSchedule(ValueConflictTask task, TinyCausalLm student, ScheduleCandidate candidate, int seed, ValueConflictScores baseScores,
-        SupervisedDataset competence, PreferenceDataset conformity, CancellationToken cancellationToken)
+        SupervisedDataset competence, PreferenceDataset conformity, ProbeData? probes, CancellationToken cancellationToken)
     {
         using var _ = student;
         var o = _options;
-        bool twoPerUpdate = candidate.Schedule.Plan(0, o.BatchBudget).Phase == TrainingPhase.Joint;
-        int updates = twoPerUpdate ? o.BatchBudget / 2 : o.BatchBudget;
+        int updates = PlannedUpdates(candidate);
         var options = LmTraining.Options(updates, candidate.Schedule, o.LearningRate);
         if (candidate.Configure is not null) options = candidate.Configure(options);
+        if (candidate.Search is { } search)
+        {
+            // One batch of every probe prompt: each search scores its candidates on all of them.
+            options = options with
+            {
+                DirectionSearch = search with
+                {
+                    CompetenceProbes = probes!.Competence.Batches(probes.Competence.Count, shuffle: false),
+                    ConformityProbes = probes.Conformity.Batches(probes.Conformity.Count, shuffle: false),
+                },
+            };
+        }
         using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create(o.CompetenceLoss),
             ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta), options, logger: OptimizerLogger());
         var competenceBatches = competence.Batches(o.BatchSize, seed: seed + 1000);
         var conformityBatches = conformity.Batches(o.BatchSize, seed: seed + 2000);
         var trajectory = new List<TrajectoryPoint> { new(0, baseScores.Competence, baseScores.Conformity) };
-        var checkpoints = Enumerable.Range(1, o.Checkpoints).Select(k => (long)Math.Round((double)k * updates / (o.Checkpoints + 1))).ToHashSet();
+        // Checkpoints by batches trained, so that runs whose updates use different numbers of batches line up.
+        var checkpoints = new Queue<int>(Enumerable.Range(1, o.Checkpoints).Select(k => (int)Math.Round((double)k * o.BatchBudget / (o.Checkpoints + 1))));
         int competenceUsed = 0, conformityUsed = 0;
         var clock = new Stopwatch();
-        while (optimizer.StepsDone < updates)
+        while (optimizer.StepsDone < updates && competenceUsed + conformityUsed < o.BatchBudget)
         {
             clock.Start();
             var report = optimizer.Step(competenceBatches, conformityBatches, cancellationToken);
             clock.Stop();
             if (report.CompetenceLoss is not null) competenceUsed++;
             if (report.ConformityLoss is not null) conformityUsed++;
-            if (checkpoints.Contains(optimizer.StepsDone))
+            if (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek())
             {
+                while (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek()) checkpoints.Dequeue();
                 var point = task.Evaluate(student);
                 trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, point.Competence, point.Conformity));
             }
         }
         var scores = task.Evaluate(student);
         trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, scores.Competence, scores.Conformity));
-        return new ScheduleRun(candidate.Name, seed, scores, updates, competenceUsed, conformityUsed, trajectory, clock.Elapsed.TotalSeconds);
+        return new ScheduleRun(candidate.Name, seed, scores, (int)optimizer.StepsDone, competenceUsed, conformityUsed, trajectory, clock.Elapsed.TotalSeconds,
+            optimizer.DirectionSearchStatistics);
     }
 
     private ILogger<AlternatingOptimizer>? OptimizerLogger() => _loggerFactory?.CreateLogger<AlternatingOptimizer>();
@@ -315,8 +412,12 @@ public sealed class CoOptimizationComparison
         bool Dominated(string name) => means.Any(other => other.Key != name
             && other.Value.Competence.Mean >= means[name].Competence.Mean && other.Value.Conformity.Mean >= means[name].Conformity.Mean
             && (other.Value.Competence.Mean > means[name].Competence.Mean || other.Value.Conformity.Mean > means[name].Conformity.Mean));
-        var summaries = o.Schedules.Select(s => new ScheduleSummary(s.Name, s.Description, means[s.Name].Competence, means[s.Name].Conformity,
-            means[s.Name].Competence.Mean / competenceOnly, !Dominated(s.Name))).ToList();
+        var summaries = o.Schedules.Select(s =>
+        {
+            var mine = runs.Where(r => r.Schedule == s.Name).ToList();
+            return new ScheduleSummary(s.Name, s.Description, means[s.Name].Competence, means[s.Name].Conformity,
+                means[s.Name].Competence.Mean / competenceOnly, !Dominated(s.Name), mine.Average(r => r.Seconds), SummarizeSearch(s, mine));
+        }).ToList();
 
         string bestCompetence = summaries.MaxBy(s => s.Competence.Mean)!.Schedule;
         string bestConformity = summaries.MaxBy(s => s.Conformity.Mean)!.Schedule;
@@ -334,6 +435,14 @@ public sealed class CoOptimizationComparison
             .Select(r => Metrics.Pareto.Hypervolume([new ParetoPoint(r.Schedule, 0, r.Scores.Competence, r.Scores.Conformity)])).ToList(), level));
         return new CoOptimizationResult(o, trainPrompts, testPrompts, bases, runs, summaries, winner, bestOfBoth, versus, verdict,
             tracker.Summarize(), hypervolumes, seconds);
+    }
+
+    private static SearchSummary? SummarizeSearch(ScheduleCandidate schedule, List<ScheduleRun> runs)
+    {
+        if (schedule.Search is null) return null;
+        var stats = runs.Select(r => r.Search!).ToList();
+        var wins = schedule.Search.Candidates.ToDictionary(c => c.Name, c => stats.Sum(x => x.Wins[c.Name]), StringComparer.Ordinal);
+        return new SearchSummary(wins, stats.Sum(x => x.Searches), stats.Sum(x => x.ParetoImprovements), stats.Average(x => x.SearchStepCostRatio));
     }
 
     private PairedComparison? Paired(string first, string second, List<ScheduleRun> runs)

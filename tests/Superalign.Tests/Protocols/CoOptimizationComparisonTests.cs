@@ -82,6 +82,60 @@ public class CoOptimizationComparisonTests
         Assert.Null(candidates["joint"].Configure);
         Assert.Equal(TrainingPhase.Joint, candidates["joint-mgda"].Schedule.Plan(0, 10).Phase);
         Assert.Equal(TrainingPhase.Competence, candidates["annealed-ratio"].Schedule.Plan(0, 100).Phase);
+        Assert.Equal(new[] { "joint 1:0.5", "joint 1:1", "joint 0.5:1" }, candidates["search-weights"].Search!.Candidates.Select(c => c.Name));
+        Assert.Equal(DirectionChoice.ParetoFirst, candidates["search-phase"].Search!.Choice);
+        Assert.Equal(5, candidates.Values.Count(c => c.Search is null));
+    }
+
+    [Fact]
+    public void Search_schedules_score_on_held_out_probe_prompts_within_the_batch_budget()
+    {
+        var searching = ScheduleCandidate.ConflictAware().Where(s => s.Search is not null).ToList();
+        Assert.Equal(new[] { "search-phase", "search-weights" }, searching.Select(s => s.Name));
+        var options = Small([.. searching, new ScheduleCandidate("alternating", AlternationSchedules.FixedRatio(1, 1))]) with { ProbePrompts = 64 };
+        var result = new CoOptimizationComparison(options).Run();
+        // The probe prompts are taken out of training for every schedule (1,350 training prompts in the default task).
+        Assert.Equal(1350 - 64, result.TrainPrompts);
+        var byName = result.Runs.ToDictionary(r => r.Schedule);
+        // Phase search every 4 steps: 32 updates, 8 of them searches that train on two batches: 32 + 8 = 40 batches.
+        var phase = byName["search-phase"];
+        Assert.Equal(32, phase.Updates);
+        Assert.Equal(40, phase.CompetenceBatches + phase.ConformityBatches);
+        Assert.Equal(8, phase.Search!.Searches);
+        Assert.Equal(8, phase.Search.Wins.Values.Sum());
+        Assert.Equal(new[] { "competence", "conformity" }, phase.Search.Wins.Keys);
+        // Weight search: every update is joint, so 20 updates of two batches, searching at 0, 4, ..., 16.
+        var weights = byName["search-weights"];
+        Assert.Equal((20, 20, 20), (weights.Updates, weights.CompetenceBatches, weights.ConformityBatches));
+        Assert.Equal(5, weights.Search!.Searches);
+        Assert.Null(byName["alternating"].Search);
+        foreach (var run in result.Runs)
+        {
+            Assert.Equal(3, run.Trajectory.Count);
+            Assert.Equal(40, run.Trajectory[^1].Batches);
+        }
+        var summaries = result.Summaries.ToDictionary(s => s.Schedule);
+        Assert.Equal(8, summaries["search-phase"].Search!.Searches);
+        Assert.Equal(phase.Search.Wins["competence"], summaries["search-phase"].Search!.Wins["competence"]);
+        Assert.Equal(phase.Search.SearchStepCostRatio, summaries["search-phase"].Search!.SearchStepCostRatio, 12);
+        Assert.Null(summaries["alternating"].Search);
+        Assert.Equal(phase.Seconds, summaries["search-phase"].MeanSeconds, 12);
+        Assert.Contains("direction search every 4 steps over competence, conformity", summaries["search-phase"].Description);
+        var back = ProtocolJson.Deserialize<CoOptimizationResult>(ProtocolJson.Serialize(result));
+        Assert.Equal(phase.Search.Wins, back.Runs.Single(r => r.Schedule == "search-phase").Search!.Wins);
+    }
+
+    [Fact]
+    public void A_search_schedule_needs_probe_prompts_and_valid_search_options()
+    {
+        var search = ScheduleCandidate.ConflictAware().Single(s => s.Name == "search-phase");
+        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => new CoOptimizationComparison(Small(search)));
+        Assert.Equal("ProbePrompts", missing.ParamName);
+        Assert.Contains("search-phase", missing.Message);
+        var bad = search with { Search = search.Search! with { Every = 0 } };
+        Assert.Equal("Every", Assert.Throws<ArgumentOutOfRangeException>(() => new CoOptimizationComparison(Small(bad) with { ProbePrompts = 8 })).ParamName);
+        var tooMany = new CoOptimizationComparison(Small(search) with { ProbePrompts = 1350 });
+        Assert.Equal("ProbePrompts", Assert.Throws<ArgumentOutOfRangeException>(() => tooMany.Run()).ParamName);
     }
 
     [Theory]
