@@ -172,8 +172,8 @@ public sealed record CoOptimizationOptions
                 schedule.Search!.ValidateExceptProbes(); // the probes come from the protocol
         }
         ProtocolCheck.Fraction(Level, nameof(Level), owner);
-        ProtocolCheck.OneOf(CompetenceLoss, CompetenceObjectives.Names, nameof(CompetenceLoss), owner);
-        ProtocolCheck.OneOf(ConformityLoss, ConformityObjectives.Names, nameof(ConformityLoss), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
     }
 }
 

@@ -92,19 +92,20 @@ internal static class ProtocolCheck
             throw new ArgumentOutOfRangeException("ModelDim", modelDim, $"{owner}.ModelDim must be divisible by Heads ({heads}); got {modelDim}.");
     }
 
-    /// <summary>A name from <paramref name="names"/> (case-insensitive).</summary>
-    public static void OneOf(string value, IReadOnlyList<string> names, string option, string owner)
-    {
-        if (value is null || !names.Contains(value, StringComparer.OrdinalIgnoreCase))
-            throw new ArgumentOutOfRangeException(option, value, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{value}'.");
-    }
-
     /// <summary>A competence loss name of <see cref="Objectives.Competence.CompetenceObjectives.Names"/>, surrounding spaces ignored as the factory does.</summary>
     public static void CompetenceLoss(string? loss, string option, string owner)
     {
         var names = Objectives.Competence.CompetenceObjectives.Names;
         if (loss is null || !names.Contains(loss.Trim().ToLowerInvariant()))
             throw new ArgumentOutOfRangeException(option, loss, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{loss}'.");
+    }
+
+    /// <summary>A conformity loss name <see cref="Objectives.Conformity.ConformityObjectives.Create"/> accepts (trimmed, any case, TRL's aliases).</summary>
+    public static void ConformityLoss(string? loss, string option, string owner)
+    {
+        if (Objectives.Conformity.ConformityObjectives.Normalize(loss) is null)
+            throw new ArgumentOutOfRangeException(option, loss,
+                $"{owner}.{option} must be one of {string.Join(", ", Objectives.Conformity.ConformityObjectives.Names)}; got '{loss}'.");
     }
 
     public static void Distinct<T>(IReadOnlyList<T> values, string option, string owner)

@@ -124,8 +124,8 @@ public sealed record SelfEnhancementOptions
         ProtocolCheck.AtLeast(DiversitySamples, 2, nameof(DiversitySamples), owner);
         ProtocolCheck.AtLeast(DiversityPrompts, 1, nameof(DiversityPrompts), owner);
         ProtocolCheck.Fraction(Level, nameof(Level), owner);
-        ProtocolCheck.OneOf(SftLoss, CompetenceObjectives.Names, nameof(SftLoss), owner);
-        ProtocolCheck.OneOf(PreferenceLoss, ConformityObjectives.Names, nameof(PreferenceLoss), owner);
+        ProtocolCheck.CompetenceLoss(SftLoss, nameof(SftLoss), owner);
+        ProtocolCheck.ConformityLoss(PreferenceLoss, nameof(PreferenceLoss), owner);
     }
 }
 

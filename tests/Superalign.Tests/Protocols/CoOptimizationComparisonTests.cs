@@ -139,6 +139,19 @@ public class CoOptimizationComparisonTests
     }
 
     [Theory]
+    [InlineData(" ORPO ", "nll")]
+    [InlineData("aot_pair", " NLL")]
+    [InlineData("sigmoid", "nll")]
+    public void Loss_names_are_accepted_exactly_as_the_objective_factories_accept_them(string conformity, string competence)
+    {
+        // The factories trim, ignore case and map TRL's aliases; the protocols' checks must not be stricter.
+        Assert.NotNull(Superalign.Objectives.Conformity.ConformityObjectives.Create(conformity));
+        Assert.NotNull(Superalign.Objectives.Competence.CompetenceObjectives.Create(competence));
+        _ = new CoOptimizationComparison(new CoOptimizationOptions { ConformityLoss = conformity, CompetenceLoss = competence });
+        _ = new SelfEnhancement(new SelfEnhancementOptions { PreferenceLoss = conformity, SftLoss = competence });
+    }
+
+    [Theory]
     [InlineData("Seeds")]
     [InlineData("Schedules")]
     [InlineData("BatchBudget")]

@@ -21,6 +21,18 @@ public static class ConformityObjectives
     public static IReadOnlyList<string> Names { get; } = Array.AsReadOnly(s_names);
 
     /// <summary>
+    /// The canonical name <see cref="Create"/> uses for <paramref name="name"/> (trimmed, lower case, TRL's alias
+    /// <c>aot_pair</c> mapped), or null when it names no objective.
+    /// </summary>
+    internal static string? Normalize(string? name)
+    {
+        if (name is null) return null;
+        string key = name.Trim().ToLowerInvariant();
+        if (key == "aot_pair") key = "aot_unpaired";
+        return Array.IndexOf(s_names, key) < 0 ? null : key;
+    }
+
+    /// <summary>
     /// Creates the objective called <paramref name="name"/> (case-insensitive). A parameter the objective does not
     /// use must be left at its default; an unset one takes the objective's own default.
     /// </summary>
@@ -48,9 +60,8 @@ public static class ConformityObjectives
         double? tau = null)
     {
         ArgumentNullException.ThrowIfNull(name);
-        string key = name.Trim().ToLowerInvariant();
-        if (key == "aot_pair") key = "aot_unpaired";
-        if (Array.IndexOf(s_names, key) < 0)
+        string? key = Normalize(name);
+        if (key is null)
             throw new ArgumentException($"Unknown conformity objective '{name}'. Valid names: {string.Join(", ", s_names)} (and 'aot_pair', TRL's name for aot_unpaired).", nameof(name));
 
         NotUsed(key, nameof(labelSmoothing), labelSmoothing != 0, "sigmoid", "robust", "exo_pair", "aot", "aot_unpaired", "simpo", "cpo");
