@@ -58,6 +58,13 @@ foreach (var s in result.Summaries.Where(s => s.Search is not null))
                       $"; Pareto improvements {(double)search.ParetoImprovements / search.Searches:P0}; a search step costs {search.SearchStepCostRatio:F1}× a plain step; " +
                       $"training {s.MeanSeconds:F1} s per seed against {result.Summaries.FirstOrDefault(x => x.Schedule == "alternating")?.MeanSeconds ?? double.NaN:F1} s for alternating");
 }
+if (result.VersusAlternating is { Count: > 0 } paired && options.Seeds.Count > 1)
+{
+    Console.WriteLine();
+    Console.WriteLine($"paired over {options.Seeds.Count} seeds, schedule − alternating (95% t intervals):");
+    foreach (var p in paired)
+        Console.WriteLine($"  {p.First,-24} competence {Difference(p.CompetenceDifference),-26} conformity {Difference(p.ConformityDifference)}");
+}
 Console.WriteLine();
 Console.WriteLine(result.Verdict);
 Console.WriteLine($"Pareto front of the {result.Pareto.Finals.Count} runs' final points: {string.Join(", ", result.Pareto.Front.Select(p => p.Run))}; hypervolume {result.Pareto.Hypervolume:F3}");
@@ -90,6 +97,9 @@ ChartSeries Trajectory(string schedule, Func<TrajectoryPoint, double> value)
 
 static string Number(SummaryStatistics s) =>
     double.IsNaN(s.Lower) ? $"{s.Mean:F3}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:F3} [{s.Lower:F3}, {s.Upper:F3}]");
+
+static string Difference(SummaryStatistics d) =>
+    string.Create(CultureInfo.InvariantCulture, $"{100 * d.Mean:+0.0;-0.0} [{100 * d.Lower:+0.0;-0.0}, {100 * d.Upper:+0.0;-0.0}] pts");
 
 static double Bound(double bound, double mean) => double.IsNaN(bound) ? mean : bound;
 

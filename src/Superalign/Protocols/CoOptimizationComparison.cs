@@ -54,10 +54,10 @@ public sealed record ScheduleCandidate(
     /// <summary>
     /// The paper's path against plain alternation: alternating 1:1; an annealed ratio (conformity share 0.2 → 0.8);
     /// joint 1:1 as the plain weighted sum; joint with conflict-aware combinations of the two gradients — PCGrad
-    /// (<see cref="ConflictMode.ProjectConflicting"/>) and MGDA (<see cref="ConflictMode.MinNorm"/>); and two searches
-    /// over learning directions every 4 steps (best Pareto improvement on the probes): over the phase
-    /// (competence or conformity step) and over joint weights (1:0.5, 1:1, 0.5:1). The searches need
-    /// <see cref="CoOptimizationOptions.ProbePrompts"/>.
+    /// (<see cref="ConflictMode.ProjectConflicting"/>) and MGDA (<see cref="ConflictMode.MinNorm"/>); and three searches
+    /// over learning directions every 4 steps: over the phase (competence or conformity step) with the best Pareto
+    /// improvement on the probes, the same with the scalarized rule, and over joint weights (1:0.5, 1:1, 0.5:1) with
+    /// the best Pareto improvement. The searches need <see cref="CoOptimizationOptions.ProbePrompts"/>.
     /// </summary>
     public static IReadOnlyList<ScheduleCandidate> ConflictAware() =>
     [
@@ -67,6 +67,10 @@ public sealed record ScheduleCandidate(
         new("joint-pcgrad", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.ProjectConflicting }),
         new("joint-mgda", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.MinNorm }),
         Searching("search-phase", new DirectionSearchOptions { Candidates = [DirectionCandidate.Competence, DirectionCandidate.Conformity], Every = 4 }),
+        Searching("search-phase-scalarized", new DirectionSearchOptions
+        {
+            Candidates = [DirectionCandidate.Competence, DirectionCandidate.Conformity], Every = 4, Choice = DirectionChoice.Scalarized,
+        }),
         Searching("search-weights", new DirectionSearchOptions
         {
             Candidates = [DirectionCandidate.Joint(1, 0.5), DirectionCandidate.Joint(1, 1), DirectionCandidate.Joint(0.5, 1)], Every = 4,
@@ -232,6 +236,7 @@ public sealed record PairedComparison(string First, string Second, SummaryStatis
 /// <param name="WinnerOnBoth">The schedule with the highest mean competence and the highest mean conformity, when one schedule has both; otherwise null.</param>
 /// <param name="BestOfBothObjectives">Among schedules that train both objectives, the one with the highest mean of the two scores.</param>
 /// <param name="AlternatingVersusSequential">Paired differences alternating − sequential, when both are compared.</param>
+/// <param name="VersusAlternating">Paired differences schedule − alternating for every other schedule, when alternating is compared.</param>
 /// <param name="Verdict">The comparison in words, built from the numbers above.</param>
 /// <param name="Pareto">
 /// Every run's trajectory (run <c>schedule/seed N</c>, progress = mini-batches trained), the Pareto front of the runs'
@@ -242,7 +247,8 @@ public sealed record PairedComparison(string First, string Second, SummaryStatis
 public sealed record CoOptimizationResult(
     CoOptimizationOptions Options, int TrainPrompts, int TestPrompts, IReadOnlyList<ValueConflictScores> Base, IReadOnlyList<ScheduleRun> Runs,
     IReadOnlyList<ScheduleSummary> Summaries, string? WinnerOnBoth, string? BestOfBothObjectives, PairedComparison? AlternatingVersusSequential,
-    string Verdict, ParetoSummary Pareto, IReadOnlyDictionary<string, SummaryStatistics> HypervolumeBySchedule, double WallSeconds);
+    string Verdict, ParetoSummary Pareto, IReadOnlyDictionary<string, SummaryStatistics> HypervolumeBySchedule, double WallSeconds,
+    IReadOnlyList<PairedComparison>? VersusAlternating = null);
 
 /// <summary>
 /// The headline experiment: on the value-conflict task, train the same tiny LM with each schedule (competence only,
@@ -433,8 +439,10 @@ public sealed class CoOptimizationComparison
         // One run gives one final point: its hypervolume is competence × conformity; summarised over seeds.
         var hypervolumes = o.Schedules.ToDictionary(s => s.Name, s => Summary.Of(runs.Where(r => r.Schedule == s.Name)
             .Select(r => Metrics.Pareto.Hypervolume([new ParetoPoint(r.Schedule, 0, r.Scores.Competence, r.Scores.Conformity)])).ToList(), level));
+        var versusAlternating = o.Schedules.Where(s => s.Name != "alternating").Select(s => Paired(s.Name, "alternating", runs))
+            .OfType<PairedComparison>().ToList();
         return new CoOptimizationResult(o, trainPrompts, testPrompts, bases, runs, summaries, winner, bestOfBoth, versus, verdict,
-            tracker.Summarize(), hypervolumes, seconds);
+            tracker.Summarize(), hypervolumes, seconds, versusAlternating);
     }
 
     private static SearchSummary? SummarizeSearch(ScheduleCandidate schedule, List<ScheduleRun> runs)

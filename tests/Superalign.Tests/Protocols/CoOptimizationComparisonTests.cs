@@ -84,6 +84,7 @@ public class CoOptimizationComparisonTests
         Assert.Equal(TrainingPhase.Competence, candidates["annealed-ratio"].Schedule.Plan(0, 100).Phase);
         Assert.Equal(new[] { "joint 1:0.5", "joint 1:1", "joint 0.5:1" }, candidates["search-weights"].Search!.Candidates.Select(c => c.Name));
         Assert.Equal(DirectionChoice.ParetoFirst, candidates["search-phase"].Search!.Choice);
+        Assert.Equal(DirectionChoice.Scalarized, candidates["search-phase-scalarized"].Search!.Choice);
         Assert.Equal(5, candidates.Values.Count(c => c.Search is null));
     }
 
@@ -91,7 +92,8 @@ public class CoOptimizationComparisonTests
     public void Search_schedules_score_on_held_out_probe_prompts_within_the_batch_budget()
     {
         var searching = ScheduleCandidate.ConflictAware().Where(s => s.Search is not null).ToList();
-        Assert.Equal(new[] { "search-phase", "search-weights" }, searching.Select(s => s.Name));
+        Assert.Equal(new[] { "search-phase", "search-phase-scalarized", "search-weights" }, searching.Select(s => s.Name));
+        searching.RemoveAt(1);
         var options = Small([.. searching, new ScheduleCandidate("alternating", AlternationSchedules.FixedRatio(1, 1))]) with { ProbePrompts = 64 };
         var result = new CoOptimizationComparison(options).Run();
         // The probe prompts are taken out of training for every schedule (1,350 training prompts in the default task).
@@ -109,6 +111,9 @@ public class CoOptimizationComparisonTests
         Assert.Equal((20, 20, 20), (weights.Updates, weights.CompetenceBatches, weights.ConformityBatches));
         Assert.Equal(5, weights.Search!.Searches);
         Assert.Null(byName["alternating"].Search);
+        // Paired differences against alternating, one per other schedule (one seed: the difference itself).
+        Assert.Equal(new[] { "search-phase", "search-weights" }, result.VersusAlternating!.Select(p => p.First));
+        Assert.Equal(phase.Scores.Conformity - byName["alternating"].Scores.Conformity, result.VersusAlternating![0].ConformityDifference.Mean, 12);
         foreach (var run in result.Runs)
         {
             Assert.Equal(3, run.Trajectory.Count);
