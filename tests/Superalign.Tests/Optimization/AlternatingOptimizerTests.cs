@@ -218,9 +218,9 @@ public class AlternatingOptimizerTests
         var p = pref.Batches(16);
         opt.Step(s, p);
         opt.Step(s, p); // AdamW state and gradients now exist
-        long before = torch.Tensor.TotalCount;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (int i = 0; i < 20; i++) opt.Step(s, p);
-        Assert.Equal(before, torch.Tensor.TotalCount);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [Fact]

@@ -60,12 +60,12 @@ public class WeightedConformityObjectiveTests
     {
         var weighted = new WeightedConformityObjective((new SigmoidObjective(), 1.0), (new IpoObjective(), 0.5), (new OrpoObjective(), 2.0));
         var logps = Inputs.From(Inputs.Random(5, 4));
-        long before = TorchSharp.torch.Tensor.TotalCount;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var result = weighted.Compute(logps);
-        Assert.Equal(before + 3, TorchSharp.torch.Tensor.TotalCount);
+        Assert.Equal(before + 3, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         result.Loss.Dispose();
         result.ChosenRewards.Dispose();
         result.RejectedRewards.Dispose();
-        Assert.Equal(before, TorchSharp.torch.Tensor.TotalCount);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 }
