@@ -6,8 +6,10 @@
 //
 //   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--loss orpo] [--beta 0.5]
 //       [--lr 2e-3] [--schedules competence-only,sequential,...] [--out artifacts/co-optimization]
+//   --schedules picks from both lists below by name;
 //   --conflict-aware compares plain alternation with an annealed ratio, joint steps with PCGrad / MGDA, and two
-//       searches over learning directions (phase, joint weights) scored on --probes N held-out training prompts (128).
+//       searches over learning directions (phase, joint weights) scored on --probes N held-out training prompts (128
+//       when a chosen schedule searches, otherwise 0).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -15,22 +17,22 @@ using Superalign.Metrics;
 using Superalign.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.Parse(args, "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR");
+var arguments = SampleArguments.ParseOrExit(args, "CoOptimization", "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR");
 var defaults = new CoOptimizationOptions();
 var names = arguments.Optional("schedules")?.Split(',');
 bool conflictAware = arguments.Flag("conflict-aware");
-var options = defaults with
+var schedules = arguments.OrExit(() => conflictAware ? ScheduleCandidate.ConflictAware() : names is null ? defaults.Schedules : names.Select(Schedule).ToList());
+var options = arguments.OrExit(() => defaults with
 {
     Seeds = Enumerable.Range(0, arguments.Int("seeds", 5)).ToArray(),
     BatchBudget = arguments.Int("budget", defaults.BatchBudget),
     ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
     Beta = arguments.Double("beta", defaults.Beta),
     LearningRate = arguments.Double("lr", defaults.LearningRate),
-    Schedules = conflictAware ? ScheduleCandidate.ConflictAware()
-        : names is null ? defaults.Schedules : ScheduleCandidate.Defaults().Where(s => names.Contains(s.Name)).ToList(),
+    Schedules = schedules,
     // The searches' probe prompts are held out of training for every schedule of the comparison.
-    ProbePrompts = arguments.Int("probes", conflictAware ? 128 : 0),
-};
+    ProbePrompts = arguments.Int("probes", schedules.Any(s => s.Search is not null) ? 128 : 0),
+});
 var output = arguments.Text("out", Path.Combine("artifacts", "co-optimization"));
 TorchSharp.torch.set_num_threads(1); // tiny models: one thread is faster on a small CPU, and results do not depend on the core count
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -43,11 +45,12 @@ Console.WriteLine($"co-optimization on the value-conflict task: seeds {string.Jo
                   (options.ProbePrompts > 0 ? $", {options.ProbePrompts} training prompts held out as search probes" : ""));
 Console.WriteLine($"base model: competence {result.Base.Average(b => b.Competence):P1}, conformity {result.Base.Average(b => b.Conformity):P1} (mean over seeds)");
 Console.WriteLine();
-Console.WriteLine($"{"schedule",-16} {"competence (95% CI)",-24} {"conformity (95% CI)",-24} {"retention",9} {"Pareto",6} {"refuses",8} {"over-refuses",12} {"caveats",8}");
+int nameWidth = Math.Max("schedule".Length, result.Summaries.Max(s => s.Schedule.Length));
+Console.WriteLine($"{"schedule".PadRight(nameWidth)} {"competence (95% CI)",-24} {"conformity (95% CI)",-24} {"retention",9} {"Pareto",6} {"refuses",8} {"over-refuses",12} {"caveats",8}");
 foreach (var s in result.Summaries)
 {
     var runs = result.Runs.Where(r => r.Schedule == s.Schedule).ToList();
-    Console.WriteLine($"{s.Schedule,-16} {Interval(s.Competence),-24} {Interval(s.Conformity),-24} {s.CompetenceRetention,9:P0} {(s.OnParetoFront ? "yes" : ""),6} " +
+    Console.WriteLine($"{s.Schedule.PadRight(nameWidth)} {Interval(s.Competence),-24} {Interval(s.Conformity),-24} {(double.IsNaN(s.CompetenceRetention) ? "n/a" : s.CompetenceRetention.ToString("P0", CultureInfo.InvariantCulture)),9} {(s.OnParetoFront ? "yes" : ""),6} " +
                       $"{runs.Average(r => r.Scores.RefusalRate),8:P0} {runs.Average(r => r.Scores.OverRefusalRate),12:P0} {runs.Average(r => r.Scores.CaveatRate),8:P0}");
 }
 foreach (var s in result.Summaries.Where(s => s.Search is not null))
@@ -63,7 +66,7 @@ if (result.VersusAlternating is { Count: > 0 } paired && options.Seeds.Count > 1
     Console.WriteLine();
     Console.WriteLine($"paired over {options.Seeds.Count} seeds, schedule − alternating (95% t intervals):");
     foreach (var p in paired)
-        Console.WriteLine($"  {p.First,-24} competence {Difference(p.CompetenceDifference),-26} conformity {Difference(p.ConformityDifference)}");
+        Console.WriteLine($"  {p.First.PadRight(nameWidth)} competence {Difference(p.CompetenceDifference),-26} conformity {Difference(p.ConformityDifference)}");
 }
 Console.WriteLine();
 Console.WriteLine(result.Verdict);
@@ -100,6 +103,14 @@ static string Number(SummaryStatistics s) =>
 
 static string Difference(SummaryStatistics d) =>
     string.Create(CultureInfo.InvariantCulture, $"{100 * d.Mean:+0.0;-0.0} [{100 * d.Lower:+0.0;-0.0}, {100 * d.Upper:+0.0;-0.0}] pts");
+
+// --schedules picks from the default and the conflict-aware lists.
+static ScheduleCandidate Schedule(string name)
+{
+    var known = ScheduleCandidate.Defaults().Concat(ScheduleCandidate.ConflictAware()).DistinctBy(s => s.Name).ToList();
+    return known.FirstOrDefault(s => s.Name.Equals(name.Trim(), StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"--schedules: unknown schedule '{name}'; known: {string.Join(", ", known.Select(s => s.Name))}.", "schedules");
+}
 
 static double Bound(double bound, double mean) => double.IsNaN(bound) ? mean : bound;
 

@@ -25,48 +25,34 @@ using TorchSharp;
 
 const string Usage = "--seeds N, --acceptance margin|always|bootstrap, --margin M, --schedule one|stride:K|delta:D, --probe N, " +
                      "--pacing cumulative|partitioned, --ladder w8-d1,w16-d1,..., --members w16-d1,w8-d1,..., --student w128-d4, --only annealing|diversity, --out DIR, --device D, --threads N";
-SampleArguments arguments;
-try
-{
-    arguments = SampleArguments.Parse(args, Usage);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-if (arguments.Flag("help") || arguments.Flag("h"))
-{
-    Console.WriteLine($"usage: GapAnnealing [{Usage}]");
-    return 0;
-}
+var arguments = SampleArguments.ParseOrExit(args, "GapAnnealing", Usage);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-int seeds = arguments.Int("seeds", 5), threads = arguments.Int("threads", 1);
+int seeds = arguments.OrExit(() => arguments.Int("seeds", 5)), threads = arguments.OrExit(() => arguments.Int("threads", 1));
 string output = arguments.Text("out", Path.Combine("artifacts", "gap-annealing")), device = arguments.Text("device", "auto");
 string only = arguments.Text("only", "both").ToLowerInvariant();
 if (threads > 0) torch.set_num_threads(threads);
 
-var acceptance = arguments.Text("acceptance", "margin").ToLowerInvariant() switch
+var acceptance = arguments.OrExit(() => arguments.Text("acceptance", "margin").ToLowerInvariant() switch
 {
     "margin" => AcceptanceRule.Margin,
     "always" => AcceptanceRule.Always,
     "bootstrap" => AcceptanceRule.BootstrapLowerBound,
     var other => throw new ArgumentException($"--acceptance must be margin, always or bootstrap; got '{other}'."),
-};
+});
 string scheduleText = arguments.Text("schedule", "one").ToLowerInvariant();
-var schedule = scheduleText switch
+var schedule = arguments.OrExit(() => scheduleText switch
 {
     "one" => GapSchedule.OneSizeAtATime,
     _ when scheduleText.StartsWith("stride:", StringComparison.Ordinal) => GapSchedule.Stride(int.Parse(scheduleText[7..], CultureInfo.InvariantCulture)),
     _ when scheduleText.StartsWith("delta:", StringComparison.Ordinal) => GapSchedule.MinimumCapabilityGap(double.Parse(scheduleText[6..], CultureInfo.InvariantCulture)),
     _ => throw new ArgumentException($"--schedule must be one, stride:K or delta:D; got '{scheduleText}'."),
-};
-var pacing = arguments.Text("pacing", "cumulative").ToLowerInvariant() switch
+});
+var pacing = arguments.OrExit(() => arguments.Text("pacing", "cumulative").ToLowerInvariant() switch
 {
     "cumulative" => CurriculumPacing.Cumulative,
     "partitioned" => CurriculumPacing.Partitioned,
     var other => throw new ArgumentException($"--pacing must be cumulative or partitioned; got '{other}'."),
-};
+});
 int[] seedList = Enumerable.Range(0, seeds).ToArray();
 var watch = Stopwatch.StartNew();
 var progress = new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); });
@@ -79,7 +65,7 @@ DiversifiedSupervisionResult? diversity = null;
 // ---------------------------------------------------------------- A. gap annealing
 if (only is "both" or "annealing")
 {
-    var options = new GapAnnealingOptions
+    var options = arguments.OrExit(() => new GapAnnealingOptions
     {
         Seeds = seedList,
         Acceptance = acceptance,
@@ -87,8 +73,8 @@ if (only is "both" or "annealing")
         Schedule = schedule,
         ProbeSize = arguments.Int("probe", 500),
         Device = device,
-    };
-    if (arguments.Optional("ladder") is { } ladder) options = options with { Ladder = ladder.Split(',').Select(Trunk).ToArray() };
+    });
+    if (arguments.Optional("ladder") is { } ladder) options = arguments.OrExit(() => options with { Ladder = ladder.Split(',').Select(Trunk).ToArray() });
     Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
                       $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
     Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.Loss}; " +
@@ -146,8 +132,8 @@ if (only is "both" or "annealing")
 if (only is "both" or "diversity")
 {
     var options = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
-    if (arguments.Optional("members") is { } members) options = options with { Members = members.Split(',').Select(Trunk).ToArray() };
-    if (arguments.Optional("student") is { } student) options = options with { Student = Trunk(student) };
+    if (arguments.Optional("members") is { } members) options = arguments.OrExit(() => options with { Members = members.Split(',').Select(Trunk).ToArray() });
+    if (arguments.Optional("student") is { } student) options = arguments.OrExit(() => options with { Student = Trunk(student) });
     Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
                       $"student {options.Student.Name}; {options.Steps} updates, loss {options.Loss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
     diversity = new DiversifiedSupervision(options).Run(progress);

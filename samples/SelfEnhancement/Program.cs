@@ -11,21 +11,21 @@ using Superalign.Metrics;
 using Superalign.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.Parse(args, "--seeds N, --rounds N, --steps N, --temperature T, --loss NAME, --beta B, --lr LR, --judges Self,Peer,Oracle, --out DIR");
-var options = new SelfEnhancementOptions
+var arguments = SampleArguments.ParseOrExit(args, "SelfEnhancement", "--seeds N, --rounds N, --steps N, --temperature T, --loss NAME, --beta B, --lr LR, --judges Self,Peer,Oracle, --out DIR");
+var options = arguments.OrExit(() => new SelfEnhancementOptions
 {
     Seeds = Enumerable.Range(0, arguments.Int("seeds", 3)).ToArray(),
     Rounds = arguments.Int("rounds", 3),
-};
-options = options with
+});
+options = arguments.OrExit(() => options with
 {
     StepsPerRound = arguments.Int("steps", options.StepsPerRound),
     SamplingTemperature = arguments.Double("temperature", options.SamplingTemperature),
     PreferenceLoss = arguments.Text("loss", options.PreferenceLoss),
     Beta = arguments.Double("beta", options.Beta),
     PreferenceLearningRate = arguments.Double("lr", options.PreferenceLearningRate),
-    Judges = arguments.Optional("judges")?.Split(',').Select(Enum.Parse<FeedbackJudge>).ToArray() ?? options.Judges,
-};
+    Judges = arguments.Optional("judges")?.Split(',').Select(j => SampleArguments.ParseEnum<FeedbackJudge>("judges", j)).ToArray() ?? options.Judges,
+});
 var output = arguments.Text("out", Path.Combine("artifacts", "self-enhancement"));
 TorchSharp.torch.set_num_threads(1);
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
