@@ -53,6 +53,10 @@ var pacing = arguments.OrExit(() => arguments.Text("pacing", "cumulative").ToLow
     "partitioned" => CurriculumPacing.Partitioned,
     var other => throw new ArgumentException($"--pacing must be cumulative or partitioned; got '{other}'."),
 });
+// Trunk specs are read before any training so that a typo fails at once, not after part A.
+var ladderSpecs = arguments.Optional("ladder") is { } ladderText ? arguments.OrExit(() => ladderText.Split(',').Select(Trunk).ToArray()) : null;
+var memberSpecs = arguments.Optional("members") is { } membersText ? arguments.OrExit(() => membersText.Split(',').Select(Trunk).ToArray()) : null;
+var studentSpec = arguments.Optional("student") is { } studentText ? arguments.OrExit(() => Trunk(studentText)) : null;
 int[] seedList = Enumerable.Range(0, seeds).ToArray();
 var watch = Stopwatch.StartNew();
 var progress = new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); });
@@ -74,7 +78,7 @@ if (only is "both" or "annealing")
         ProbeSize = arguments.Int("probe", 500),
         Device = device,
     });
-    if (arguments.Optional("ladder") is { } ladder) options = arguments.OrExit(() => options with { Ladder = ladder.Split(',').Select(Trunk).ToArray() });
+    if (ladderSpecs is not null) options = arguments.OrExit(() => options with { Ladder = ladderSpecs });
     Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
                       $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
     Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.Loss}; " +
@@ -132,8 +136,8 @@ if (only is "both" or "annealing")
 if (only is "both" or "diversity")
 {
     var options = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
-    if (arguments.Optional("members") is { } members) options = arguments.OrExit(() => options with { Members = members.Split(',').Select(Trunk).ToArray() });
-    if (arguments.Optional("student") is { } student) options = arguments.OrExit(() => options with { Student = Trunk(student) });
+    if (memberSpecs is not null) options = arguments.OrExit(() => options with { Members = memberSpecs });
+    if (studentSpec is not null) options = arguments.OrExit(() => options with { Student = studentSpec });
     Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
                       $"student {options.Student.Name}; {options.Steps} updates, loss {options.Loss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
     diversity = new DiversifiedSupervision(options).Run(progress);
