@@ -13,6 +13,8 @@ namespace Superalign.Benchmarks;
 /// with no <c>--filter</c>, the step benchmarks, the matmul peak and (where Python with torch is found) the PyTorch
 /// peer comparison. <c>--quick</c>: short runs (a few minutes for a filtered class).</item>
 /// <item><c>... -- --soak [steps] [mlp|lm] [shape]</c>: the leak check (default 10,000 steps on the 64x256x3 MLP).</item>
+/// <item><c>... -- --paired [seconds] [fixture ...]</c>: the ratio targets as interleaved pairs in one process (see
+/// <see cref="Paired"/>; default 20 s per comparison, every fixture; writes paired.json).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -25,6 +27,12 @@ public static class Program
             string model = args.Length > 2 ? args[2] : "mlp";
             string shape = args.Length > 3 ? args[3] : model == "mlp" ? "64x256x3" : "d128-L2-T64";
             return Soak.Run(model, shape, steps, tolerancePercent: 3, jsonPath: "soak.json");
+        }
+        if (args.Length > 0 && args[0] == "--paired")
+        {
+            double seconds = args.Length > 1 && double.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 20;
+            var only = args.Skip(1).Where(a => !double.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
+            return Paired.Run(seconds, "paired.json", only);
         }
         bool quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToList();
