@@ -352,20 +352,18 @@ public sealed class AlternatingOptimizer : IDisposable
             if (competenceData is not null)
             {
                 var (lc, metrics) = CompetenceLoss(competenceData.Next(), sums.Progress);
-                double value = Check(lc, sums.Step, plan.Phase, "competence loss");
+                double value = Read(lc, metrics, sums, "competence loss");
                 sums.Competence += value / micro;
-                Accumulate(sums.Metrics, metrics, micro);
                 sums.Total += plan.CompetenceWeight * value / micro;
-                loss = lc * (competenceGradientWeight / micro);
+                loss = Scaled(lc, competenceGradientWeight / micro);
             }
             if (conformityData is not null)
             {
                 var (lf, metrics) = ConformityLoss(conformityData.Next());
-                double value = Check(lf, sums.Step, plan.Phase, "conformity loss");
+                double value = Read(lf, metrics, sums, "conformity loss");
                 sums.Conformity += value / micro;
-                Accumulate(sums.Metrics, metrics, micro);
                 sums.Total += plan.ConformityWeight * value / micro;
-                var weighted = lf * (conformityGradientWeight / micro);
+                var weighted = Scaled(lf, conformityGradientWeight / micro);
                 loss = loss is null ? weighted : loss + weighted;
             }
             loss!.backward();
@@ -535,14 +533,38 @@ public sealed class AlternatingOptimizer : IDisposable
     private static double Check(double value, long step, TrainingPhase phase, string what) =>
         double.IsFinite(value) ? value : throw new NonFiniteLossException(step, phase, what, value);
 
-    private static void Accumulate(Dictionary<string, double> sums, Dictionary<string, Tensor> metrics, int micro)
+    // A factor of exactly 1 adds no node to the graph (the common case: weight 1, no accumulation).
+    private static Tensor Scaled(Tensor loss, double factor) => factor == 1 ? loss : loss * factor;
+
+    /// <summary>
+    /// The micro-batch's loss value (checked: a finite scalar) and its metrics, added to <paramref name="sums"/>, brought
+    /// to the host in one copy: on small models every tensor call and read-back is a visible share of the step.
+    /// </summary>
+    private static double Read(Tensor loss, Dictionary<string, Tensor> metrics, StepSums sums, string what)
     {
-        // One device-to-host copy for all metrics of the micro-batch.
+        if (loss.numel() != 1)
+            throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
         var names = metrics.Keys.ToArray();
-        using var stacked = stack(names.Select(n => metrics[n].to_type(ScalarType.Float64)).ToArray()).cpu();
-        var values = stacked.data<double>().ToArray();
+        var parts = new Tensor[names.Length + 1];
+        var detached = loss.detach();
+        parts[0] = detached.dim() == 0 ? detached : detached.reshape(Array.Empty<long>());
         for (int i = 0; i < names.Length; i++)
-            sums[names[i]] = sums.GetValueOrDefault(names[i]) + values[i] / micro;
+        {
+            var m = metrics[names[i]];
+            parts[i + 1] = m.dim() == 0 ? m : m.reshape(Array.Empty<long>());
+        }
+        var dtype = parts[0].dtype;
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float64) || parts.Any(p => p.dtype != dtype))
+        {
+            for (int i = 0; i < parts.Length; i++) parts[i] = parts[i].to_type(ScalarType.Float64);
+            dtype = ScalarType.Float64;
+        }
+        using var host = stack(parts).cpu();
+        double[] values = dtype == ScalarType.Float32 ? host.data<float>().ToArray().Select(v => (double)v).ToArray() : host.data<double>().ToArray();
+        double value = Check(values[0], sums.Step, sums.Plan.Phase, what);
+        for (int i = 0; i < names.Length; i++)
+            sums.Metrics[names[i]] = sums.Metrics.GetValueOrDefault(names[i]) + values[i + 1] / sums.Micro;
+        return value;
     }
 
     private void Log(StepReport report)

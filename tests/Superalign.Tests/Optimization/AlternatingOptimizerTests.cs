@@ -42,6 +42,39 @@ public class AlternatingOptimizerTests
         return new TestDpo().Compute(new PreferenceLogProbs(pc, pr, b.ReferenceChosen, b.ReferenceRejected, b.Chosen.Lengths(), b.Rejected.Lengths())).Loss.ToDouble();
     }
 
+    /// <summary>Returns the test cross-entropy as a float64 tensor of shape [1] (a scalar in another dtype and shape).</summary>
+    private sealed class Float64ShapeOneLoss : ICompetenceObjective
+    {
+        public string Name => "ce-f64-[1]";
+        public bool RequiresSoftTargets => false;
+        public Tensor Loss(CompetenceInput input) => new TestCrossEntropy().Loss(input).to_type(ScalarType.Float64).reshape(1);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_report_carries_the_loss_and_accuracy_of_the_batch_before_the_update(bool float64ShapeOne)
+    {
+        var (sup, _) = Data(4);
+        using var student = new LinearTestStudent(F, C, seed: 4);
+        double expectedLoss = CompetenceLoss(student, sup);
+        double expectedAccuracy;
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var all = sup.Select(Enumerable.Range(0, N).Select(i => (long)i).ToArray());
+            expectedAccuracy = (student.Logits(all.Responses).argmax(-1) == all.Responses.Targets).to_type(ScalarType.Float64).mean().ToDouble();
+        }
+        ICompetenceObjective objective = float64ShapeOne ? new Float64ShapeOneLoss() : new TestCrossEntropy();
+        var options = new AlternatingOptimizerOptions { TotalSteps = 1, LearningRate = 0.05, Schedule = AlternationSchedules.CompetenceOnly() };
+        using var opt = new AlternatingOptimizer(student, objective, null, options);
+        var report = opt.Step(sup.Batches(N, seed: 4), null); // one batch = the whole set, shuffled
+
+        Assert.Equal(expectedLoss, report.CompetenceLoss!.Value, 5);
+        Assert.Equal(expectedLoss, report.Loss, 5);
+        Assert.Equal(expectedAccuracy, report.Metrics[MetricNames.CompetenceAccuracy], 6);
+    }
+
     [Fact]
     public void Each_phase_lowers_its_own_loss()
     {
