@@ -18,17 +18,6 @@ internal static class CompetenceTensors
     /// </summary>
     public static Prepared Prepare(CompetenceInput input, string objective, bool needsSoftTargets)
     {
-        var (logits, mask, soft, dtype, b, t, v) = Checked(input, objective, needsSoftTargets);
-        return new Prepared(logits.to_type(dtype).log_softmax(-1), mask, soft, b, t, v);
-    }
-
-    /// <summary>
-    /// The checks of <see cref="Prepare"/> without the log-softmax (for losses such as cross-entropy that take logits):
-    /// the logits as given, the mask and detached soft targets (<c>[B, T, V]</c>) in the loss dtype, and that dtype.
-    /// </summary>
-    public static (Tensor Logits, Tensor Mask, Tensor? SoftTargets, ScalarType Dtype, long Batch, long Positions, long Classes) Checked(
-        CompetenceInput input, string objective, bool needsSoftTargets)
-    {
         ArgumentNullException.ThrowIfNull(input);
         var logits = input.Logits ?? throw new ArgumentException($"{objective}: Logits is null.", nameof(input));
         if (logits.dim() != 3)
@@ -58,8 +47,8 @@ internal static class CompetenceTensors
         }
 
         var dtype = logits.dtype is ScalarType.Float64 or ScalarType.Float32 ? logits.dtype : ScalarType.Float32;
-        var mask = input.Mask.dtype == dtype ? input.Mask : input.Mask.to_type(dtype);
-        return (logits, mask, soft?.detach().to_type(dtype), dtype, b, t, v);
+        var logp = logits.to_type(dtype).log_softmax(-1);
+        return new Prepared(logp, input.Mask.to_type(dtype), soft?.detach().to_type(dtype), b, t, v);
     }
 
     /// <summary>

@@ -52,14 +52,13 @@ internal static class HardLabels
 {
     public static Tensor Loss(CompetenceInput input, string objective, double labelSmoothing)
     {
-        var (logits, mask, _, dtype, b, t, v) = CompetenceTensors.Checked(input, objective, needsSoftTargets: false);
+        var x = CompetenceTensors.Prepare(input, objective, needsSoftTargets: false);
         // Padding at masked positions may hold any id: replace it with the ignore index so it never reaches gather.
-        var targets = (input.Targets.dtype == ScalarType.Int64 ? input.Targets : input.Targets.to_type(ScalarType.Int64)).masked_fill(mask == 0, IgnoreIndex);
-        // cross_entropy takes the log-softmax itself: on the logits, not on log-probs (one softmax pass, not two).
+        var targets = input.Targets.to_type(ScalarType.Int64).masked_fill(x.Mask == 0, IgnoreIndex);
         var perPosition = nn.functional.cross_entropy(
-            (logits.dtype == dtype ? logits : logits.to_type(dtype)).reshape(b * t, v), targets.reshape(b * t),
+            x.LogProbs.reshape(x.Batch * x.Positions, x.Classes), targets.reshape(x.Batch * x.Positions),
             ignore_index: IgnoreIndex, reduction: nn.Reduction.None, label_smoothing: labelSmoothing);
-        return CompetenceTensors.MaskedMean(perPosition.view(b, t), mask);
+        return CompetenceTensors.MaskedMean(perPosition.view(x.Batch, x.Positions), x.Mask);
     }
 
     private const long IgnoreIndex = -100;
