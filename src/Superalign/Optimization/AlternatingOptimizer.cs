@@ -312,8 +312,11 @@ public sealed class AlternatingOptimizer : IDisposable
         }
     }
 
-    private static double ScalarOf(Tensor loss, string what) =>
-        loss.numel() == 1 ? loss.ToDouble() : throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
+    private static double ScalarOf(Tensor loss, string what) => RequireScalar(loss, what).ToDouble();
+
+    // Every loss the optimizer reads must be one value; the message names which loss was not.
+    private static Tensor RequireScalar(Tensor loss, string what) =>
+        loss.numel() == 1 ? loss : throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
 
     /// <summary>
     /// Runs updates until <see cref="AlternatingOptimizerOptions.TotalSteps"/> are done, reporting each to
@@ -523,12 +526,8 @@ public sealed class AlternatingOptimizer : IDisposable
             throw new InvalidOperationException($"The schedule planned a {phase} step, but no {what} batch source was passed to Step.");
     }
 
-    private static double Check(Tensor loss, long step, TrainingPhase phase, string what)
-    {
-        if (loss.numel() != 1)
-            throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
-        return Check(loss.ToDouble(), step, phase, what);
-    }
+    private static double Check(Tensor loss, long step, TrainingPhase phase, string what) =>
+        Check(RequireScalar(loss, what).ToDouble(), step, phase, what);
 
     private static double Check(double value, long step, TrainingPhase phase, string what) =>
         double.IsFinite(value) ? value : throw new NonFiniteLossException(step, phase, what, value);
@@ -542,11 +541,9 @@ public sealed class AlternatingOptimizer : IDisposable
     /// </summary>
     private static double Read(Tensor loss, Dictionary<string, Tensor> metrics, StepSums sums, string what)
     {
-        if (loss.numel() != 1)
-            throw new InvalidOperationException($"The {what} must be a scalar; got shape [{string.Join(", ", loss.shape)}].");
         var names = metrics.Keys.ToArray();
         var parts = new Tensor[names.Length + 1];
-        var detached = loss.detach();
+        var detached = RequireScalar(loss, what).detach();
         parts[0] = detached.dim() == 0 ? detached : detached.reshape(Array.Empty<long>());
         for (int i = 0; i < names.Length; i++)
         {
@@ -560,7 +557,7 @@ public sealed class AlternatingOptimizer : IDisposable
             dtype = ScalarType.Float64;
         }
         using var host = stack(parts).cpu();
-        double[] values = dtype == ScalarType.Float32 ? host.data<float>().ToArray().Select(v => (double)v).ToArray() : host.data<double>().ToArray();
+        double[] values = dtype == ScalarType.Float32 ? host.data<float>().Select(v => (double)v).ToArray() : host.data<double>().ToArray();
         double value = Check(values[0], sums.Step, sums.Plan.Phase, what);
         for (int i = 0; i < names.Length; i++)
             sums.Metrics[names[i]] = sums.Metrics.GetValueOrDefault(names[i]) + values[i + 1] / sums.Micro;
