@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Superalign.Metrics;
+using Superalign.Experiments.Metrics;
 using TorchSharp;
 
 namespace Superalign.Benchmarks;

@@ -74,7 +74,7 @@ public sealed class StepFixture : IDisposable
         var batch = _pref.Next();
         _handStudent.SetTraining(true);
         _handAdam.zero_grad();
-        var (pc, pr) = Superalign.Objectives.LogProbs.Pair(_handStudent, batch);
+        var (pc, pr) = Superalign.LogProbs.Pair(_handStudent, batch);
         var h = (pc - batch.ReferenceChosen!) - (pr - batch.ReferenceRejected!);
         var loss = -nn.functional.logsigmoid(Beta * h).mean();
         loss.backward();

@@ -13,8 +13,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Superalign.Metrics;
-using Superalign.Protocols;
+using Superalign.Experiments.Metrics;
+using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
 var arguments = SampleArguments.ParseOrExit(args, "CoOptimization", "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR");

@@ -17,10 +17,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using Superalign.Data;
-using Superalign.Metrics;
-using Superalign.Protocols;
+using Superalign.Experiments.Metrics;
+using Superalign.Experiments.Protocols;
 using Superalign.Samples;
-using Superalign.Tasks;
+using Superalign.Experiments.Tasks;
 using TorchSharp;
 
 const string Usage = "--seeds N, --acceptance margin|always|bootstrap, --margin M, --schedule one|stride:K|delta:D, --probe N, " +

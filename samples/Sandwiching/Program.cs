@@ -8,7 +8,7 @@
 // are bitwise reproducible.
 using System.Diagnostics;
 using System.Globalization;
-using Superalign.Protocols;
+using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
 int seeds = 3;
@@ -69,7 +69,7 @@ foreach (var r in result.SeedResults)
 string path = Path.Combine(outDir, "result.json");
 ProtocolJson.Write(result, path);
 string chart = Path.Combine(outDir, "judge-accuracy.png");
-ChartBar Bar(string label, Superalign.Metrics.SummaryStatistics s) =>
+ChartBar Bar(string label, Superalign.Experiments.Metrics.SummaryStatistics s) =>
     new(label, s.Mean, double.IsNaN(s.Lower) ? null : s.Lower, double.IsNaN(s.Upper) ? null : s.Upper);
 Charts.Bars(chart, $"Weak judge accuracy by protocol ({result.Seeds.Count} seeds, 95% CI)", "test accuracy",
     [Bar("judge alone", result.NoHelp), Bar("judge + consultant", result.Consultancy), Bar("judge + debate", result.Debate), Bar("expert (all features)", result.Expert)],

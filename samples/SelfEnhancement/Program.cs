@@ -7,8 +7,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Superalign.Metrics;
-using Superalign.Protocols;
+using Superalign.Experiments.Metrics;
+using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
 var arguments = SampleArguments.ParseOrExit(args, "SelfEnhancement", "--seeds N, --rounds N, --steps N, --temperature T, --loss NAME, --beta B, --lr LR, --judges Self,Peer,Oracle, --out DIR");

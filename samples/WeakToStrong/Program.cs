@@ -9,8 +9,8 @@
 // times faster than many; 0 keeps TorchSharp's default.
 using System.Diagnostics;
 using System.Globalization;
-using Superalign.Metrics;
-using Superalign.Protocols;
+using Superalign.Experiments.Metrics;
+using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 using TorchSharp;
 

@@ -37,10 +37,10 @@ sealed class Dpo : IConformityObjective
 {
     public string Name => "sigmoid";
     public bool RequiresReference => true;
-    public ConformityLoss Compute(PreferenceLogProbs p)
+    public ConformityOutput Compute(PreferenceLogProbs p)
     {
         var c = p.PolicyChosen - p.RequireReferenceChosen();
         var r = p.PolicyRejected - p.RequireReferenceRejected();
-        return new ConformityLoss(-nn.functional.logsigmoid(0.1 * (c - r)).mean(), (0.1 * c).detach(), (0.1 * r).detach());
+        return new ConformityOutput(-nn.functional.logsigmoid(0.1 * (c - r)).mean(), (0.1 * c).detach(), (0.1 * r).detach());
     }
 }

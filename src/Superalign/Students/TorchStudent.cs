@@ -4,17 +4,6 @@ using static TorchSharp.torch;
 
 namespace Superalign.Students;
 
-/// <summary>Device selection shared by the reference students.</summary>
-public static class Devices
-{
-    /// <summary>CUDA when a GPU and the CUDA backend are present, otherwise the CPU.</summary>
-    public static Device Default() => cuda.is_available() ? CUDA : CPU;
-
-    /// <summary>Parses <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:1"</c> or <c>"auto"</c> (null or empty = auto).</summary>
-    public static Device Parse(string? name) =>
-        string.IsNullOrWhiteSpace(name) || name.Equals("auto", StringComparison.OrdinalIgnoreCase) ? Default() : new Device(name);
-}
-
 /// <summary>
 /// Base class for students backed by one TorchSharp module: parameters, training mode, cloning, saving and loading.
 /// Derive from it to plug a custom model into the optimizers; implement <see cref="Logits"/> and

@@ -1,5 +1,5 @@
 using MathNet.Numerics.Random;
-using Superalign.Tasks;
+using Superalign.Experiments.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -15,12 +15,12 @@ public sealed class MarginDpo(double beta = 0.1, double gamma = 0.5) : IConformi
     public string Name => "margin_dpo";
     public bool RequiresReference => true;
 
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         var chosen = logps.PolicyChosen - logps.RequireReferenceChosen();        // cl = πc − rc
         var rejected = logps.PolicyRejected - logps.RequireReferenceRejected();  // rl = πr − rr
         var loss = -nn.functional.logsigmoid(beta * (chosen - rejected) - gamma).mean();
-        return new ConformityLoss(loss, (beta * chosen).detach(), (beta * rejected).detach());
+        return new ConformityOutput(loss, (beta * chosen).detach(), (beta * rejected).detach());
     }
 }
 // extending:objective:end
@@ -34,7 +34,7 @@ public sealed class FocalLoss(double gamma = 2.0) : ICompetenceObjective
 
     public Tensor Loss(CompetenceInput input)
     {
-        var logp = Superalign.Objectives.LogProbs.Token(input.Logits, input.Targets);   // [B, T]
+        var logp = Superalign.LogProbs.Token(input.Logits, input.Targets);   // [B, T]
         var focal = -(1 - logp.exp()).pow(gamma) * logp;
         return (focal * input.Mask).sum() / input.Mask.sum().clamp_min(1);
     }

@@ -45,12 +45,12 @@ public sealed class TestDpo(double beta = 0.5) : IConformityObjective
 {
     public string Name => "test-dpo";
     public bool RequiresReference => true;
-    public ConformityLoss Compute(PreferenceLogProbs p)
+    public ConformityOutput Compute(PreferenceLogProbs p)
     {
         var cl = p.PolicyChosen - p.RequireReferenceChosen();
         var rl = p.PolicyRejected - p.RequireReferenceRejected();
         var loss = -nn.functional.logsigmoid(beta * (cl - rl)).mean();
-        return new ConformityLoss(loss, (beta * cl).detach(), (beta * rl).detach());
+        return new ConformityOutput(loss, (beta * cl).detach(), (beta * rl).detach());
     }
 }
 

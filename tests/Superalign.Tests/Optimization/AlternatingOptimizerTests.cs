@@ -1,6 +1,6 @@
 using Superalign.Data;
 using Superalign.Objectives;
-using Superalign.Objectives.Reference;
+using Superalign.Reference;
 using Superalign.Optimization;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;

@@ -4,7 +4,7 @@ using Superalign.Data;
 using Superalign.Objectives;
 using Superalign.Optimization;
 using Superalign.Students;
-using Superalign.Tests.Protocols;
+using Superalign.Tests.Experiments.Protocols;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;

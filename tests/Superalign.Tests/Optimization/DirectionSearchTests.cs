@@ -4,7 +4,7 @@ using Superalign.Data;
 using Superalign.Objectives;
 using Superalign.Optimization;
 using Superalign.Tests.Infrastructure;
-using Superalign.Tests.Protocols;
+using Superalign.Tests.Experiments.Protocols;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,10 +1,10 @@
 using Superalign.Data;
-using Superalign.Metrics;
+using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
 using Superalign.Optimization;
 using Superalign.Students;
 using Superalign.Supervision;
-using Superalign.Tasks;
+using Superalign.Experiments.Tasks;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
@@ -338,7 +338,7 @@ public sealed class DebateJudgeTests(ITestOutputHelper output)
                 Train(student, SupervisedDataset.ForClassification(x, soft.argmax(1), soft).Batches(128, seed: 5), 400, "xent");
                 using var _ = no_grad();
                 student.SetTraining(false);
-                return Accuracy.Of(student.ClassLogits(testX), testY);
+                return ClassificationAccuracy.Of(student.ClassLogits(testX), testY);
             }
 
             double debate = StudentAccuracy(OversightMode.Debate), alone = StudentAccuracy(OversightMode.NoHelp);

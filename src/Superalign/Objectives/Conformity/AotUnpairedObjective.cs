@@ -40,7 +40,7 @@ public sealed class AotUnpairedObjective : IConformityObjective
 
     /// <inheritdoc/>
     /// <exception cref="InvalidOperationException">The reference log-probs are missing.</exception>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
         var (cl, rl) = LogRatios(logps);

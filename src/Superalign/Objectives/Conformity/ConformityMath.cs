@@ -99,9 +99,9 @@ internal static class ConformityMath
     /// Detaches the rewards and moves loss and rewards out of the objective's scope; every other tensor the objective
     /// created is disposed with <paramref name="scope"/> (autograd keeps what the backward pass needs).
     /// </summary>
-    internal static ConformityLoss Result(DisposeScope scope, Tensor loss, Tensor chosenRewards, Tensor rejectedRewards)
+    internal static ConformityOutput Result(DisposeScope scope, Tensor loss, Tensor chosenRewards, Tensor rejectedRewards)
     {
         var (l, c, r) = scope.MoveToOuter(loss, chosenRewards.detach(), rejectedRewards.detach());
-        return new ConformityLoss(l, c, r);
+        return new ConformityOutput(l, c, r);
     }
 }

@@ -48,7 +48,7 @@ public sealed class CpoObjective : IConformityObjective
     public bool RequiresReference => false;
 
     /// <inheritdoc/>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
         CheckShapes(logps);

@@ -35,7 +35,7 @@ public sealed class ExoPairObjective : IConformityObjective
 
     /// <inheritdoc/>
     /// <exception cref="InvalidOperationException">The reference log-probs are missing.</exception>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
         var (cl, rl) = LogRatios(logps);

@@ -40,7 +40,7 @@ public sealed class OrpoObjective : IConformityObjective
     public bool RequiresReference => false;
 
     /// <inheritdoc/>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
         CheckShapes(logps);

@@ -49,7 +49,7 @@ public sealed class SimpoObjective : IConformityObjective
     public bool RequiresReference => false;
 
     /// <inheritdoc/>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
         CheckShapes(logps);

@@ -53,10 +53,10 @@ public sealed class WeightedConformityObjective : IConformityObjective
     /// <inheritdoc/>
     /// <remarks>Rewards are those of the first component.</remarks>
     /// <exception cref="InvalidOperationException">A component needs reference log-probs and they are missing.</exception>
-    public ConformityLoss Compute(PreferenceLogProbs logps)
+    public ConformityOutput Compute(PreferenceLogProbs logps)
     {
         using var scope = NewDisposeScope();
-        ConformityLoss? first = null;
+        ConformityOutput? first = null;
         Tensor? total = null;
         foreach (var (objective, weight) in _components)
         {

@@ -1,7 +1,7 @@
 using Superalign.Data;
 using Superalign.Objectives;
 using Superalign.Objectives.Conformity;
-using Superalign.Objectives.Reference;
+using Superalign.Reference;
 using Superalign.Optimization;
 using Superalign.Tests.Infrastructure;
 using TorchSharp;

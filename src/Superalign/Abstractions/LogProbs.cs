@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace Superalign;
+
+/// <summary>Log-probability helpers shared by objectives, students and reference policies.</summary>
+public static class LogProbs
+{
+    /// <summary>
+    /// Per-position log-probabilities of <paramref name="targets"/> under <paramref name="logits"/> (<c>[B, T, V]</c>),
+    /// shape <c>[B, T]</c>; computed with a fused log-softmax + gather (cross-entropy with no reduction).
+    /// </summary>
+    public static Tensor Token(Tensor logits, Tensor targets)
+    {
+        if (logits.dim() != 3)
+            throw new ArgumentException($"logits must have shape [B, T, V]; got [{string.Join(", ", logits.shape)}].", nameof(logits));
+        long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
+        if (targets.shape[0] != b || targets.shape[1] != t)
+            throw new ArgumentException($"targets must have shape [{b}, {t}]; got [{string.Join(", ", targets.shape)}].", nameof(targets));
+        var nll = nn.functional.cross_entropy(logits.reshape(b * t, v), targets.reshape(b * t), reduction: nn.Reduction.None);
+        return nll.neg().view(b, t);
+    }
+
+    /// <summary>Sequence log-probabilities <c>[B]</c>: the masked sum of <see cref="Token"/> over positions.</summary>
+    public static Tensor Sequence(Tensor logits, Tensor targets, Tensor mask) => (Token(logits, targets) * mask).sum(1);
+
+    /// <summary>Sequence log-probabilities <c>[B]</c> of <paramref name="batch"/>'s responses under <paramref name="student"/>.</summary>
+    public static Tensor Sequence(IStudent student, ResponseBatch batch) =>
+        Sequence(student.Logits(batch), batch.Targets, batch.Mask);
+
+    /// <summary>
+    /// Policy log-probs of both sides of a preference batch with one forward pass: a single pass when the two sides
+    /// share their inputs, otherwise one pass over the concatenated <c>2B</c> batch.
+    /// </summary>
+    public static (Tensor Chosen, Tensor Rejected) Pair(IStudent student, PreferenceBatch batch)
+    {
+        if (batch.SharesInputs && batch.Chosen.Targets.shape[1] == batch.Rejected.Targets.shape[1])
+        {
+            var logits = student.Logits(batch.Chosen);
+            return (Sequence(logits, batch.Chosen.Targets, batch.Chosen.Mask),
+                    Sequence(logits, batch.Rejected.Targets, batch.Rejected.Mask));
+        }
+        var both = ResponseBatch.Concat(batch.Chosen, batch.Rejected);
+        var all = Sequence(student, both);
+        long n = batch.Chosen.Count;
+        return (all.narrow(0, 0, n), all.narrow(0, n, n));
+    }
+}
