@@ -2,56 +2,9 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using Superalign.Experiments.Tasks;
+
 namespace Superalign.Experiments.Protocols;
-
-/// <summary>Where a protocol stands, reported to an <see cref="IProgress{T}"/> between units of work.</summary>
-/// <param name="Protocol">The protocol's name (e.g. <c>weak-to-strong</c>).</param>
-/// <param name="Stage">What just finished (e.g. <c>seed 2: strong ceiling trained</c>).</param>
-/// <param name="Done">Units of work finished.</param>
-/// <param name="Total">Units of work planned.</param>
-public sealed record ProtocolProgress(string Protocol, string Stage, int Done, int Total)
-{
-    /// <summary><c>Done / Total</c>, in [0, 1].</summary>
-    public double Fraction => Total <= 0 ? 1 : Math.Clamp((double)Done / Total, 0, 1);
-
-    /// <inheritdoc />
-    public override string ToString() => $"[{Protocol} {Done}/{Total}] {Stage}";
-}
-
-/// <summary>JSON output of protocol results (indented, camelCase, NaN and infinities written as strings).</summary>
-public static class ProtocolJson
-{
-    /// <summary>The serializer settings used for every result.</summary>
-    public static JsonSerializerOptions Options { get; } = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
-    /// <summary>The result as JSON text.</summary>
-    public static string Serialize<T>(T result) => JsonSerializer.Serialize(result, Options);
-
-    /// <summary>Reads a result written by <see cref="Write{T}"/>.</summary>
-    public static T Deserialize<T>(string json) =>
-        JsonSerializer.Deserialize<T>(json, Options) ?? throw new JsonException($"The JSON text holds null, not a {typeof(T).Name}.");
-
-    /// <summary>
-    /// Writes the result to <paramref name="path"/> (creating its folder) through a temporary file that replaces the
-    /// target only when complete, so an interrupted run never leaves a truncated file.
-    /// </summary>
-    public static void Write<T>(T result, string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temporary = full + ".tmp";
-        File.WriteAllText(temporary, Serialize(result));
-        File.Move(temporary, full, overwrite: true);
-    }
-}
 
 /// <summary>Option checks for protocols: each throws <see cref="ArgumentOutOfRangeException"/> naming the option.</summary>
 internal static class ProtocolCheck
@@ -112,5 +65,34 @@ internal static class ProtocolCheck
     {
         if (values.Distinct().Count() != values.Count)
             throw new ArgumentOutOfRangeException(option, $"{owner}.{option} must not repeat a value; got [{string.Join(", ", values)}].");
+    }
+
+    /// <summary>
+    /// Every trunk valid and no repeats; errors name <paramref name="option"/> (a trunk's own range error is wrapped so
+    /// that the message says which option holds it).
+    /// </summary>
+    public static void Trunks(IReadOnlyList<TrunkSpec>? trunks, string option, string owner)
+    {
+        NotEmpty(trunks, option, owner);
+        foreach (var spec in trunks!)
+        {
+            if (spec is null) throw new ArgumentOutOfRangeException(option, $"{owner}.{option} must not hold null.");
+            try
+            {
+                spec.Validate();
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new ArgumentOutOfRangeException(option, $"{owner}.{option}: {e.Message}");
+            }
+        }
+        Distinct(trunks, option, owner);
+    }
+
+    /// <summary>A device name <see cref="Devices.Parse"/> reads: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>.</summary>
+    public static void Device(string? device, string option, string owner)
+    {
+        if (string.IsNullOrWhiteSpace(device))
+            throw new ArgumentOutOfRangeException(option, device, $"{owner}.{option} must name a device (auto, cpu, cuda, cuda:N).");
     }
 }

@@ -16,19 +16,20 @@ internal sealed record ClassifierEvaluation(int[] Predictions, double[] Correct,
 internal static class ClassifierTraining
 {
     /// <summary>
-    /// Trains <paramref name="model"/> for <paramref name="steps"/> AdamW updates (cosine decay to zero, no warm-up,
-    /// competence only) on the batches of <paramref name="batches"/>, then leaves it in evaluation mode.
+    /// Trains <paramref name="model"/> for <paramref name="steps"/> AdamW updates (linear warm-up over
+    /// <paramref name="warmupSteps"/>, then cosine decay to zero; competence only) on the batches of
+    /// <paramref name="batches"/>, then leaves it in evaluation mode.
     /// </summary>
     /// <returns>The updates the optimizer made (what a budget counts).</returns>
     public static int Train(IClassifierStudent model, IBatchSource<SupervisedBatch> batches, ICompetenceObjective objective,
-        int steps, double learningRate, CancellationToken ct)
+        int steps, double learningRate, CancellationToken ct, int warmupSteps = 0)
     {
         var options = new AlternatingOptimizerOptions
         {
             TotalSteps = steps,
             Schedule = AlternationSchedules.CompetenceOnly(),
             LearningRate = learningRate,
-            WarmupSteps = 0,
+            WarmupSteps = warmupSteps,
             Decay = LearningRateDecay.Cosine,
             LogEvery = 0,
         };

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Superalign.Data;
+using Superalign.Experiments.Metrics;
+using Superalign.Objectives.Competence;
+using Superalign.Objectives.Conformity;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Experiments.Tasks;
+using static TorchSharp.torch;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>
+/// The headline experiment: on the value-conflict task, train the same tiny LM with each schedule (competence only,
+/// conformity only, sequential SFT→DPO, joint weighted sum, alternating) from the same base model and with the same
+/// budget of mini-batches, and report held-out competence and conformity with intervals over seeds.
+/// </summary>
+/// <remarks>
+/// Per seed: the task is split with the seed; a tiny LM initialised from the seed is trained on the competence data
+/// for <see cref="CoOptimizationOptions.PretrainSteps"/> updates (the base); the base's log-probabilities of the
+/// conformity pairs are cached once (the DPO reference for every schedule); then each schedule trains a copy of the
+/// base. Competence data are the task's labels (answer everything); conformity data are the rule's preference pairs.
+/// </remarks>
+public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, CoOptimizationResult>
+{
+    /// <summary>The protocol's name in progress reports and the catalog.</summary>
+    public const string ProtocolName = "co-optimization";
+
+    /// <summary>Creates the protocol; validates the options.</summary>
+    /// <param name="options">Options (validated here); null takes the defaults.</param>
+    /// <param name="loggerFactory">Optional logging: the protocol's lines and the optimizers' summaries.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    public CoOptimizationComparison(CoOptimizationOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : base(ProtocolName, options ?? new CoOptimizationOptions(), loggerFactory)
+    {
+    }
+
+    /// <inheritdoc />
+    public override CoOptimizationResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var o = Options;
+        int total = o.Seeds.Count * (1 + o.Schedules.Count);
+        var report = Stages(progress, total);
+        var runs = new List<ScheduleRun>();
+        var bases = new List<ValueConflictScores>();
+        int trainPrompts = 0, testPrompts = 0;
+        foreach (int seed in o.Seeds)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var task = new ValueConflictTask(o.Task with { Seed = seed });
+            var (train, probes) = SplitProbes(task, seed);
+            (trainPrompts, testPrompts) = (train.Count, task.TestPrompts.Count);
+            var competence = task.CompetenceData(train);
+            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"lm-seed{seed}");
+            LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
+            var baseScores = task.Evaluate(baseModel);
+            bases.Add(baseScores);
+            Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
+            report($"seed {seed}: base trained");
+            // The base is the reference of every schedule: its log-probs of the pairs are computed once.
+            var conformity = task.ConformityData(train).WithReferenceLogProbs(baseModel);
+            var probeData = probes.Count == 0 ? null : new ProbeData(task.CompetenceData(probes), task.ConformityData(probes).WithReferenceLogProbs(baseModel));
+            foreach (var candidate in o.Schedules)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, probeData, cancellationToken);
+                runs.Add(run);
+                Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
+                    seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
+                report($"seed {seed}: {candidate.Name} trained");
+            }
+        }
+        return Summarize(bases, runs, trainPrompts, testPrompts, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The held-out probes of the direction searches: the probe prompts' competence data and preference pairs.</summary>
+    private sealed record ProbeData(SupervisedDataset Competence, PreferenceDataset Conformity);
+
+    /// <summary>
+    /// The training prompts minus <see cref="CoOptimizationOptions.ProbePrompts"/> of them, chosen with the seed, and
+    /// those probe prompts (each list in the task's order).
+    /// </summary>
+    private (IReadOnlyList<ArithmeticPrompt> Train, IReadOnlyList<ArithmeticPrompt> Probes) SplitProbes(ValueConflictTask task, int seed)
+    {
+        int count = Options.ProbePrompts;
+        if (count == 0) return (task.TrainPrompts, []);
+        if (count > task.TrainPrompts.Count - 1)
+            throw new ArgumentOutOfRangeException(nameof(CoOptimizationOptions.ProbePrompts), count,
+                $"{nameof(CoOptimizationOptions)}.{nameof(CoOptimizationOptions.ProbePrompts)} must leave at least one training prompt; the task has {task.TrainPrompts.Count}.");
+        var order = Enumerable.Range(0, task.TrainPrompts.Count).ToArray();
+        new Random(seed + 3000).Shuffle(order);
+        var probes = order.Take(count).ToHashSet();
+        return (Enumerable.Range(0, order.Length).Where(i => !probes.Contains(i)).Select(i => task.TrainPrompts[i]).ToList(),
+                probes.Order().Select(i => task.TrainPrompts[i]).ToList());
+    }
+
+    /// <summary>
+    /// Updates a schedule plans within the batch budget: one batch per update, two for joint updates; a search step
+    /// computes both gradients (two batches), so a search over single-phase candidates every k steps gets
+    /// budget·k/(k + 1) updates. A run also stops when the budget is spent (a search over mixed candidates).
+    /// </summary>
+    private int PlannedUpdates(ScheduleCandidate candidate)
+    {
+        int budget = Options.BatchBudget;
+        if (candidate.Search is { } search)
+            return search.Candidates.All(c => c.Phase == TrainingPhase.Joint) ? budget / 2 : (int)Math.Round((double)budget * search.Every / (search.Every + 1));
+        return candidate.Schedule.Plan(0, budget).Phase == TrainingPhase.Joint ? budget / 2 : budget;
+    }
+
+    private ScheduleRun TrainSchedule(ValueConflictTask task, TinyCausalLm student, ScheduleCandidate candidate, int seed, ValueConflictScores baseScores,
+        SupervisedDataset competence, PreferenceDataset conformity, ProbeData? probes, CancellationToken cancellationToken)
+    {
+        using var _ = student;
+        var o = Options;
+        int updates = PlannedUpdates(candidate);
+        var options = LmTraining.Options(updates, candidate.Schedule, o.LearningRate);
+        if (candidate.Configure is not null) options = candidate.Configure(options);
+        if (candidate.Search is { } search)
+        {
+            // One batch of every probe prompt: each search scores its candidates on all of them.
+            options = options with
+            {
+                DirectionSearch = search with
+                {
+                    CompetenceProbes = probes!.Competence.Batches(probes.Competence.Count, shuffle: false),
+                    ConformityProbes = probes.Conformity.Batches(probes.Conformity.Count, shuffle: false),
+                },
+            };
+        }
+        using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create(o.CompetenceLoss),
+            ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta), options, logger: OptimizerLogger());
+        var competenceBatches = competence.Batches(o.BatchSize, seed: seed + 1000);
+        var conformityBatches = conformity.Batches(o.BatchSize, seed: seed + 2000);
+        var trajectory = new List<TrajectoryPoint> { new(0, baseScores.Competence, baseScores.Conformity) };
+        // Checkpoints by batches trained, so that runs whose updates use different numbers of batches line up.
+        var checkpoints = new Queue<int>(Enumerable.Range(1, o.Checkpoints).Select(k => (int)Math.Round((double)k * o.BatchBudget / (o.Checkpoints + 1))));
+        int competenceUsed = 0, conformityUsed = 0;
+        var clock = new Stopwatch();
+        while (optimizer.StepsDone < updates && competenceUsed + conformityUsed < o.BatchBudget)
+        {
+            clock.Start();
+            var report = optimizer.Step(competenceBatches, conformityBatches, cancellationToken);
+            clock.Stop();
+            if (report.CompetenceLoss is not null) competenceUsed++;
+            if (report.ConformityLoss is not null) conformityUsed++;
+            if (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek())
+            {
+                while (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek()) checkpoints.Dequeue();
+                var point = task.Evaluate(student);
+                trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, point.Competence, point.Conformity));
+            }
+        }
+        var scores = task.Evaluate(student);
+        trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, scores.Competence, scores.Conformity));
+        return new ScheduleRun(candidate.Name, seed, scores, (int)optimizer.StepsDone, competenceUsed, conformityUsed, trajectory, clock.Elapsed.TotalSeconds,
+            optimizer.DirectionSearchStatistics);
+    }
+
+    private ILogger<AlternatingOptimizer>? OptimizerLogger() => LoggerFactory?.CreateLogger<AlternatingOptimizer>();
+
+    private CoOptimizationResult Summarize(List<ValueConflictScores> bases, List<ScheduleRun> runs, int trainPrompts, int testPrompts, double seconds)
+    {
+        var o = Options;
+        double level = o.Level;
+        var means = o.Schedules.ToDictionary(s => s.Name, s =>
+        {
+            var mine = runs.Where(r => r.Schedule == s.Name).ToList();
+            return (Competence: Summaries.Of(mine.Select(r => r.Scores.Competence).ToList(), level),
+                    Conformity: Summaries.Of(mine.Select(r => r.Scores.Conformity).ToList(), level));
+        });
+        double competenceOnly = means.TryGetValue("competence-only", out var c) ? c.Competence.Mean : double.NaN;
+        bool Dominated(string name) => means.Any(other => other.Key != name
+            && other.Value.Competence.Mean >= means[name].Competence.Mean && other.Value.Conformity.Mean >= means[name].Conformity.Mean
+            && (other.Value.Competence.Mean > means[name].Competence.Mean || other.Value.Conformity.Mean > means[name].Conformity.Mean));
+        var summaries = o.Schedules.Select(s =>
+        {
+            var mine = runs.Where(r => r.Schedule == s.Name).ToList();
+            return new ScheduleSummary(s.Name, s.Description, means[s.Name].Competence, means[s.Name].Conformity,
+                means[s.Name].Competence.Mean / competenceOnly, !Dominated(s.Name), mine.Average(r => r.Seconds), SummarizeSearch(s, mine));
+        }).ToList();
+
+        string bestCompetence = summaries.MaxBy(s => s.Competence.Mean)!.Schedule;
+        string bestConformity = summaries.MaxBy(s => s.Conformity.Mean)!.Schedule;
+        string? winner = bestCompetence == bestConformity ? bestCompetence : null;
+        var both = summaries.Where(s => s.Schedule is not ("competence-only" or "conformity-only")).ToList();
+        string? bestOfBoth = both.Count == 0 ? null : both.MaxBy(s => s.Competence.Mean + s.Conformity.Mean)!.Schedule;
+        var versus = Paired("alternating", "sequential", runs);
+        var verdict = Verdict(summaries, winner, bestCompetence, bestConformity, bestOfBoth, versus);
+        var tracker = new ParetoTracker();
+        foreach (var run in runs)
+            foreach (var point in run.Trajectory)
+                tracker.Record($"{run.Schedule}/seed {run.Seed}", point.Batches, point.Competence, point.Conformity);
+        // One run gives one final point: its hypervolume is competence × conformity; summarised over seeds.
+        var hypervolumes = o.Schedules.ToDictionary(s => s.Name, s => Summaries.Of(runs.Where(r => r.Schedule == s.Name)
+            .Select(r => ParetoAnalysis.Hypervolume([new ParetoPoint(r.Schedule, 0, r.Scores.Competence, r.Scores.Conformity)])).ToList(), level));
+        var versusAlternating = o.Schedules.Where(s => s.Name != "alternating").Select(s => Paired(s.Name, "alternating", runs))
+            .OfType<PairedComparison>().ToList();
+        return new CoOptimizationResult(o, trainPrompts, testPrompts, bases, runs, summaries, winner, bestOfBoth, versus, verdict,
+            tracker.Summarize(), hypervolumes, seconds, versusAlternating);
+    }
+
+    private static SearchSummary? SummarizeSearch(ScheduleCandidate schedule, List<ScheduleRun> runs)
+    {
+        if (schedule.Search is null) return null;
+        var stats = runs.Select(r => r.Search!).ToList();
+        var wins = schedule.Search.Candidates.ToDictionary(c => c.Name, c => stats.Sum(x => x.Wins[c.Name]), StringComparer.Ordinal);
+        return new SearchSummary(wins, stats.Sum(x => x.Searches), stats.Sum(x => x.ParetoImprovements), stats.Average(x => x.SearchStepCostRatio));
+    }
+
+    private PairedComparison? Paired(string first, string second, List<ScheduleRun> runs)
+    {
+        if (!Options.Schedules.Any(s => s.Name == first) || !Options.Schedules.Any(s => s.Name == second)) return null;
+        var a = runs.Where(r => r.Schedule == first).OrderBy(r => r.Seed).ToList();
+        var b = runs.Where(r => r.Schedule == second).OrderBy(r => r.Seed).ToList();
+        return new PairedComparison(first, second,
+            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Competence - y.Scores.Competence).ToList(), Options.Level),
+            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Conformity - y.Scores.Conformity).ToList(), Options.Level));
+    }
+
+    private static string Verdict(List<ScheduleSummary> summaries, string? winner, string bestCompetence, string bestConformity, string? bestOfBoth, PairedComparison? versus)
+    {
+        var text = new List<string>();
+        var front = summaries.Where(s => s.OnParetoFront).Select(s => s.Schedule).ToList();
+        text.Add(winner is not null
+            ? $"'{winner}' has the highest mean on both competence and conformity."
+            : $"No schedule wins on both: '{bestCompetence}' has the highest mean competence and '{bestConformity}' the highest mean conformity.");
+        text.Add($"Pareto front of the means: {string.Join(", ", front.Select(f => $"'{f}'"))}.");
+        if (bestOfBoth is not null) text.Add($"Among schedules that train both objectives, '{bestOfBoth}' has the highest competence + conformity.");
+        if (versus is not null)
+        {
+            string Describe(string what, SummaryStatistics d) =>
+                double.IsNaN(d.Lower)
+                    ? string.Create(CultureInfo.InvariantCulture, $"{what} {d.Mean:+0.0%;-0.0%} (one seed, no interval)")
+                    : string.Create(CultureInfo.InvariantCulture, $"{what} {d.Mean:+0.0%;-0.0%} [{d.Lower:+0.0%;-0.0%}, {d.Upper:+0.0%;-0.0%}]") +
+                      (d.Lower > 0 ? " (higher)" : d.Upper < 0 ? " (lower)" : " (not distinguishable)");
+            text.Add($"Alternating − sequential, paired over {versus.CompetenceDifference.Count} seed(s), {versus.CompetenceDifference.Level:P0} t intervals: " +
+                     $"{Describe("competence", versus.CompetenceDifference)}, {Describe("conformity", versus.ConformityDifference)}.");
+        }
+        return string.Join(" ", text);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Data;
+using Superalign.Experiments.Metrics;
+using Superalign.Objectives.Competence;
+using Superalign.Objectives.Conformity;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Experiments.Tasks;
+using static TorchSharp.torch;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>Options of <see cref="CoOptimizationComparison"/>; validated when the protocol is created.</summary>
+public sealed record CoOptimizationOptions : IProtocolOptions
+{
+    /// <summary>The value-conflict task (its split seed is replaced by each run's seed).</summary>
+    public ValueConflictTaskOptions Task { get; init; } = new();
+
+    /// <summary>Seeds: each gives its own split, initial weights, base model and batch order. At least one; distinct.</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+
+    /// <summary>The schedules to compare (at least one; distinct names).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<ScheduleCandidate> Schedules { get; init; } = ScheduleCandidate.Defaults();
+
+    /// <summary>The schedules' names and descriptions, as written to JSON.</summary>
+    public IReadOnlyList<string> ScheduleNames => Schedules.Select(s => $"{s.Name}: {s.Description}").ToList();
+
+    /// <summary>Width of the tiny LM's residual stream.</summary>
+    public int ModelDim { get; init; } = 64;
+
+    /// <summary>Transformer blocks of the tiny LM.</summary>
+    public int Layers { get; init; } = 2;
+
+    /// <summary>Attention heads of the tiny LM.</summary>
+    public int Heads { get; init; } = 4;
+
+    /// <summary>
+    /// Competence (SFT) updates that make the shared base model every schedule starts from; the base is also the DPO
+    /// reference policy of every schedule. 0 starts from the random initialisation.
+    /// </summary>
+    public int PretrainSteps { get; init; } = 600;
+
+    /// <summary>
+    /// Mini-batches each schedule trains on after the base (competence and conformity batches together): a schedule
+    /// that computes both losses in one update (joint) gets half as many updates, so every schedule costs the same
+    /// number of gradient evaluations.
+    /// </summary>
+    public int BatchBudget { get; init; } = 1600;
+
+    /// <summary>Examples per mini-batch (pairs for conformity).</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Peak learning rate (AdamW, warm-up then cosine decay).</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Competence objective name (<see cref="CompetenceObjectives.Names"/>).</summary>
+    public string CompetenceLoss { get; init; } = "nll";
+
+    /// <summary>
+    /// Conformity objective name (<see cref="ConformityObjectives.Names"/>). Default <c>orpo</c>: on this task plain
+    /// DPO (<c>sigmoid</c>) separates the pairs' log-probs (reward accuracy near 1) by pushing the rejected responses
+    /// down without making the chosen ones the greedy output, so held-out conformity does not move; ORPO's likelihood
+    /// term on the chosen response fixes that (docs/results.md shows both).
+    /// </summary>
+    public string ConformityLoss { get; init; } = "orpo";
+
+    /// <summary>Strength of the conformity objective: β of the DPO family, λ of <c>orpo</c>.</summary>
+    public double Beta { get; init; } = 0.5;
+
+    /// <summary>
+    /// Training prompts set aside per seed (chosen with the seed) as the probes of the direction searches: neither the
+    /// base nor any schedule trains on them, so every schedule of the comparison sees the same training data. Required
+    /// (&gt;= 1) when a schedule searches; 0 (the default) keeps every training prompt for training.
+    /// </summary>
+    public int ProbePrompts { get; init; }
+
+    /// <summary>Held-out evaluations along each run (the trajectory), besides the final one; 0 for the final only.</summary>
+    public int Checkpoints { get; init; } = 8;
+
+    /// <summary>Confidence level of the intervals over seeds.</summary>
+    public double Level { get; init; } = 0.95;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        const string owner = nameof(CoOptimizationOptions);
+        ArgumentNullException.ThrowIfNull(Task, nameof(Task));
+        Task.Validate();
+        ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.NotEmpty(Schedules, nameof(Schedules), owner);
+        ProtocolCheck.Distinct(Schedules.Select(s => s.Name).ToList(), nameof(Schedules), owner);
+        ProtocolCheck.LanguageModel(ModelDim, Layers, Heads, owner);
+        ProtocolCheck.AtLeast(PretrainSteps, 0, nameof(PretrainSteps), owner);
+        ProtocolCheck.AtLeast(BatchBudget, 2, nameof(BatchBudget), owner);
+        ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
+        ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
+        ProtocolCheck.Positive(Beta, nameof(Beta), owner);
+        ProtocolCheck.AtLeast(Checkpoints, 0, nameof(Checkpoints), owner);
+        ProtocolCheck.AtLeast(ProbePrompts, 0, nameof(ProbePrompts), owner);
+        if (Schedules.FirstOrDefault(s => s.Search is not null) is { } searching)
+        {
+            if (ProbePrompts < 1)
+                throw new ArgumentOutOfRangeException(nameof(ProbePrompts), ProbePrompts,
+                    $"{owner}.{nameof(ProbePrompts)} must be >= 1: the schedule '{searching.Name}' searches over learning directions and scores its candidates on held-out probe prompts (e.g. 128).");
+            foreach (var schedule in Schedules.Where(s => s.Search is not null))
+                schedule.Search!.ValidateExceptProbes(); // the probes come from the protocol
+        }
+        ProtocolCheck.Fraction(Level, nameof(Level), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
+    }
+}

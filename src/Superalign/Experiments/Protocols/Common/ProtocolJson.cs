@@ -1,0 +1,48 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>JSON output of protocol results (indented, camelCase, NaN and infinities written as strings).</summary>
+public static class ProtocolJson
+{
+    /// <summary>The serializer settings used for every result.</summary>
+    public static JsonSerializerOptions Options { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>The result as JSON text.</summary>
+    public static string Serialize<T>(T result) => JsonSerializer.Serialize(result, Options);
+
+    /// <summary>Reads a result written by <see cref="Write{T}"/>.</summary>
+    public static T Deserialize<T>(string json) =>
+        JsonSerializer.Deserialize<T>(json, Options) ?? throw new JsonException($"The JSON text holds null, not a {typeof(T).Name}.");
+
+    /// <summary>Reads a value of <paramref name="type"/> written by <see cref="Serialize{T}"/>.</summary>
+    public static object Deserialize(string json, Type type)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(type);
+        return JsonSerializer.Deserialize(json, type, Options) ?? throw new JsonException($"The JSON text holds null, not a {type.Name}.");
+    }
+
+    /// <summary>
+    /// Writes the result to <paramref name="path"/> (creating its folder) through a temporary file that replaces the
+    /// target only when complete, so an interrupted run never leaves a truncated file.
+    /// </summary>
+    public static void Write<T>(T result, string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temporary = full + ".tmp";
+        File.WriteAllText(temporary, Serialize(result));
+        File.Move(temporary, full, overwrite: true);
+    }
+}

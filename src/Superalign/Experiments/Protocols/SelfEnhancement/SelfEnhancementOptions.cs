@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Data;
+using Superalign.Experiments.Metrics;
+using Superalign.Objectives.Competence;
+using Superalign.Objectives.Conformity;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Supervision;
+using Superalign.Experiments.Tasks;
+using static TorchSharp.torch;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>Who judges the policy's response pairs in <see cref="SelfEnhancement"/>.</summary>
+public enum FeedbackJudge
+{
+    /// <summary>The policy itself, frozen at the start of each round (self-rewarding).</summary>
+    Self,
+
+    /// <summary>A peer of equal capability: same architecture and training, another seed.</summary>
+    Peer,
+
+    /// <summary>The task's exact checkers (an upper bound on what AI feedback can give).</summary>
+    Oracle,
+}
+
+/// <summary>Options of <see cref="SelfEnhancement"/>; validated when the protocol is created.</summary>
+public sealed record SelfEnhancementOptions : IProtocolOptions
+{
+    /// <summary>The value-conflict task (its split seed is replaced by each run's seed).</summary>
+    public ValueConflictTaskOptions Task { get; init; } = new();
+
+    /// <summary>Seeds (at least one, distinct).</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+
+    /// <summary>The judges to compare (at least one, distinct).</summary>
+    public IReadOnlyList<FeedbackJudge> Judges { get; init; } = [FeedbackJudge.Self, FeedbackJudge.Peer, FeedbackJudge.Oracle];
+
+    /// <summary>Width of the tiny LM.</summary>
+    public int ModelDim { get; init; } = 64;
+
+    /// <summary>Transformer blocks of the tiny LM.</summary>
+    public int Layers { get; init; } = 2;
+
+    /// <summary>Attention heads of the tiny LM.</summary>
+    public int Heads { get; init; } = 4;
+
+    /// <summary>
+    /// Fraction of the training prompts with a demonstration of the value rule (LAIF's SFT share: 10%). The SFT data
+    /// are these demonstrations plus the task answers of the prompts the rule lets be answered plainly.
+    /// </summary>
+    public double DemonstrationFraction { get; init; } = 0.1;
+
+    /// <summary>SFT updates before the first round (policy and peer alike).</summary>
+    public int SftSteps { get; init; } = 1500;
+
+    /// <summary>Rounds of sample → judge → train.</summary>
+    public int Rounds { get; init; } = 3;
+
+    /// <summary>Prompts sampled per round (from the training prompts without a demonstration).</summary>
+    public int PromptsPerRound { get; init; } = 512;
+
+    /// <summary>
+    /// Temperature of the policy's samples. Above 1 by default: at 1 the SFT policy rarely samples the behaviours it
+    /// has not learned yet (refusals, caveats), so even perfect feedback has little to prefer.
+    /// </summary>
+    public double SamplingTemperature { get; init; } = 1.5;
+
+    /// <summary>Preference updates per round.</summary>
+    public int StepsPerRound { get; init; } = 32;
+
+    /// <summary>Examples per mini-batch.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Peak learning rate of the SFT stage.</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Peak learning rate of each round's preference training.</summary>
+    public double PreferenceLearningRate { get; init; } = 5e-4;
+
+    /// <summary>Competence (SFT) objective name.</summary>
+    public string SftLoss { get; init; } = "nll";
+
+    /// <summary>Preference objective name; <c>orpo</c> by default (see <see cref="CoOptimizationOptions.ConformityLoss"/>).</summary>
+    public string PreferenceLoss { get; init; } = "orpo";
+
+    /// <summary>Strength of the preference objective (β, or λ of <c>orpo</c>).</summary>
+    public double Beta { get; init; } = 0.5;
+
+    /// <summary>Samples per held-out prompt for the diversity measure (at least 2).</summary>
+    public int DiversitySamples { get; init; } = 4;
+
+    /// <summary>Held-out prompts used for the diversity measure.</summary>
+    public int DiversityPrompts { get; init; } = 200;
+
+    /// <summary>Confidence level of the intervals over seeds.</summary>
+    public double Level { get; init; } = 0.95;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        const string owner = nameof(SelfEnhancementOptions);
+        ArgumentNullException.ThrowIfNull(Task, nameof(Task));
+        Task.Validate();
+        ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.NotEmpty(Judges, nameof(Judges), owner);
+        ProtocolCheck.Distinct(Judges, nameof(Judges), owner);
+        foreach (var judge in Judges)
+            if (!Enum.IsDefined(judge)) throw new ArgumentOutOfRangeException(nameof(Judges), judge, $"{owner}.{nameof(Judges)} holds an unknown judge {judge}.");
+        ProtocolCheck.LanguageModel(ModelDim, Layers, Heads, owner);
+        ProtocolCheck.Fraction(DemonstrationFraction, nameof(DemonstrationFraction), owner);
+        ProtocolCheck.AtLeast(SftSteps, 1, nameof(SftSteps), owner);
+        ProtocolCheck.AtLeast(Rounds, 1, nameof(Rounds), owner);
+        ProtocolCheck.AtLeast(PromptsPerRound, 2, nameof(PromptsPerRound), owner);
+        ProtocolCheck.Positive(SamplingTemperature, nameof(SamplingTemperature), owner);
+        ProtocolCheck.AtLeast(StepsPerRound, 1, nameof(StepsPerRound), owner);
+        ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
+        ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
+        ProtocolCheck.Positive(PreferenceLearningRate, nameof(PreferenceLearningRate), owner);
+        ProtocolCheck.Positive(Beta, nameof(Beta), owner);
+        ProtocolCheck.AtLeast(DiversitySamples, 2, nameof(DiversitySamples), owner);
+        ProtocolCheck.AtLeast(DiversityPrompts, 1, nameof(DiversityPrompts), owner);
+        ProtocolCheck.Fraction(Level, nameof(Level), owner);
+        ProtocolCheck.CompetenceLoss(SftLoss, nameof(SftLoss), owner);
+        ProtocolCheck.ConformityLoss(PreferenceLoss, nameof(PreferenceLoss), owner);
+    }
+}

@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Superalign.Data;
+using Superalign.Experiments.Metrics;
+using Superalign.Objectives.Competence;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Supervision;
+using Superalign.Experiments.Tasks;
+using static TorchSharp.torch;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>
+/// The weak-to-strong protocol (Burns et al. 2023): for every (weak, strong) pair and seed, (1) split the training
+/// data 50/50 into A and B; (2) train the weak model on A with ground truth; (3) label B with the weak model's soft
+/// probabilities; (4) train the strong student on B with those labels; (5) train the strong ceiling on B with ground
+/// truth; then evaluate all three on the test set. Reports accuracies, the performance gap recovered (PGR, with the
+/// exclusion rule and a paired bootstrap interval), student–supervisor agreement, which weak errors the student copies
+/// or corrects, calibration, and aggregates (median PGR, per-size mean PGR with a t-interval over seeds). Optionally
+/// the same with an ensemble of diverse weak models as the supervisor.
+/// </summary>
+/// <remarks>
+/// <para>Without a <see cref="WeakToStrongSetup"/> it runs on the built-in <see cref="RepresentationTask"/>: weak and
+/// strong models are <see cref="LinearProbe"/>s over pretrained frozen trunks of the sizes in the options.</para>
+/// <para>A weak model is trained once per seed and reused for every strong model, a ceiling once per seed and reused
+/// for every weak model; only the student is trained per pair. Every training runs the
+/// <see cref="AlternatingOptimizer"/> with <see cref="AlternationSchedules.CompetenceOnly"/>.</para>
+/// </remarks>
+public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongResult>
+{
+    /// <summary>The protocol's name in progress reports and the catalog.</summary>
+    public const string ProtocolName = "weak-to-strong";
+
+    private const long TrainStream = 1, TestStream = 2;
+    private readonly WeakToStrongSetup? _setup;
+
+    /// <summary>The protocol on the built-in <see cref="RepresentationTask"/>.</summary>
+    /// <param name="options">Options (validated here); null takes the defaults.</param>
+    /// <param name="loggerFactory">Optional logging.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    public WeakToStrong(WeakToStrongOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : base(ProtocolName, options ?? new WeakToStrongOptions(), loggerFactory)
+    {
+    }
+
+    /// <summary>The protocol on your own data and models.</summary>
+    /// <param name="setup">Data and models.</param>
+    /// <param name="options">
+    /// Options (validated here); the task, trunk and size options are not used. Null takes the defaults.
+    /// </param>
+    /// <param name="loggerFactory">Optional logging.</param>
+    public WeakToStrong(WeakToStrongSetup setup, WeakToStrongOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory)
+    {
+        _setup = setup ?? throw new ArgumentNullException(nameof(setup));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Reports after each trunk pretraining and each model training.</remarks>
+    public override WeakToStrongResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var watch = Stopwatch.StartNew();
+        if (_setup is not null)
+            return RunCore(_setup, "custom", [], null, progress, 0, watch, cancellationToken);
+
+        var device = Devices.Parse(Options.Device);
+        using var task = new RepresentationTask(Options.Task, device);
+        using var scope = NewDisposeScope();
+        var train = task.Sample(Options.TrainSize, TrainStream);
+        var test = task.Sample(Options.TestSize, TestStream);
+        int members = Options.Ensemble ? Options.EnsembleMembers : 1;
+        var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
+            .Concat(Options.StrongTrunks).Distinct().ToList();
+        int total = trunks.Count + TrainingsPerSeed() * Options.Seeds.Count;
+        var diagnostics = new List<TrunkDiagnostics>();
+        for (int i = 0; i < trunks.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var d = task.Trunk(trunks[i]).Diagnostics;
+            diagnostics.Add(d);
+            Logger.LogInformation("Pretrained trunk {Trunk} in {Seconds:F1} s: auxiliary R² {Aux:F3}, representation R² {Rep:F3}",
+                d.Spec.Name, d.PretrainSeconds, d.AuxiliaryR2, d.RepresentationR2);
+            progress?.Report(new ProtocolProgress(ProtocolName, $"trunk {d.Spec.Name} pretrained", i + 1, total));
+        }
+
+        var setup = new WeakToStrongSetup(train, test,
+            Options.WeakTrunks.Select(w => new WeakToStrongModel(w.Name, r => task.Probe(Member(w, r.Member)))).ToList(),
+            Options.StrongTrunks.Select(s => new WeakToStrongModel(s.Name, _ => task.Probe(s))).ToList());
+        return RunCore(setup, "representation-task", diagnostics, device.ToString(), progress, trunks.Count, watch, cancellationToken);
+    }
+
+    private static TrunkSpec Member(TrunkSpec spec, int member) => member == 0 ? spec : spec with { Seed = spec.Seed + member };
+
+    private int TrainingsPerSeed(int? weak = null, int? strong = null)
+    {
+        int w = weak ?? Options.WeakTrunks.Count, s = strong ?? Options.StrongTrunks.Count;
+        int members = Options.Ensemble ? Options.EnsembleMembers : 1;
+        int variants = Options.Ensemble ? 2 : 1;
+        return w * members + s + w * s * variants;
+    }
+
+    private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
+        IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+    {
+        // A custom setup's device is the one its factories put the models on.
+        IClassifierStudent Create(WeakToStrongModel model, ModelRequest request)
+        {
+            var student = model.Create(request) ?? throw new InvalidOperationException($"The factory of model '{model.Name}' returned null.");
+            device ??= student.Device.ToString();
+            return student;
+        }
+
+        int n = (int)setup.Train.Features.shape[0];
+        int half = n / 2;
+        int total = done + TrainingsPerSeed(setup.Weak.Count, setup.Strong.Count) * Options.Seeds.Count;
+        var testLabels = ClassificationAccuracy.Predictions(setup.Test.Labels);
+        var rows = new List<WeakToStrongRow>();
+        foreach (int seed in Options.Seeds)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var (a, b) = Split(n, seed);
+            var xa = setup.Train.Features.index_select(0, a.to(setup.Train.Features.device));
+            var ya = setup.Train.Labels.index_select(0, a.to(setup.Train.Labels.device));
+            var xb = setup.Train.Features.index_select(0, b.to(setup.Train.Features.device));
+            var yb = setup.Train.Labels.index_select(0, b.to(setup.Train.Labels.device));
+
+            void Report(string stage)
+            {
+                done++;
+                progress?.Report(new ProtocolProgress(ProtocolName, $"seed {seed}: {stage}", done, total));
+            }
+
+            // Steps 1–3: weak models on A with ground truth; their soft labels on B and on the test set.
+            var supervisors = new List<(WeakToStrongModel Model, WeakLabels Single, WeakLabels? Ensemble)>();
+            var owned = new List<IStudent>();
+            try
+            {
+                foreach (var weak in setup.Weak)
+                {
+                    int members = Options.Ensemble ? Options.EnsembleMembers : 1;
+                    var trained = new List<IClassifierStudent>();
+                    for (int k = 0; k < members; k++)
+                    {
+                        var model = Create(weak, new ModelRequest(seed, k));
+                        owned.Add(model);
+                        Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), seed, ct);
+                        trained.Add(model);
+                        Report($"weak {weak.Name}{(k == 0 ? "" : $" member {k}")} trained on A");
+                    }
+                    var single = Supervise(new ModelSupervisor(trained[0], name: weak.Name), xb, setup.Test, null);
+                    WeakLabels? ensemble = null;
+                    if (Options.Ensemble)
+                    {
+                        var ens = new EnsembleSupervisor(trained.Select(m => (ILabelSupervisor)new ModelSupervisor(m)), Options.EnsembleCombination);
+                        ensemble = Supervise(ens, xb, setup.Test, ens.Disagreement(setup.Test.Features));
+                    }
+                    supervisors.Add((weak, single, ensemble));
+                }
+
+                // Step 4 (ceiling): strong models on B with ground truth.
+                var ceilings = new List<ClassifierEvaluation>();
+                foreach (var strong in setup.Strong)
+                {
+                    var ceiling = Create(strong, new ModelRequest(seed, 0));
+                    owned.Add(ceiling);
+                    Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), seed, ct);
+                    ceilings.Add(Evaluate(ceiling, setup.Test));
+                    Report($"ceiling {strong.Name} trained on B");
+                }
+
+                // Step 5 (students): strong models on B with the weak soft labels; evaluate all three.
+                for (int w = 0; w < supervisors.Count; w++)
+                {
+                    var (weak, single, ensemble) = supervisors[w];
+                    for (int s = 0; s < setup.Strong.Count; s++)
+                    {
+                        foreach (var (variant, supervision) in new[] { (SupervisionVariant.Single, single), (SupervisionVariant.Ensemble, ensemble) })
+                        {
+                            if (supervision is null) continue;
+                            using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
+                            Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.Loss), seed, ct);
+                            var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], rows.Count);
+                            rows.Add(row);
+                            Logger.LogInformation(
+                                "seed {Seed} {Variant} {Weak} -> {Strong}: weak {WeakAcc:P1}, student {StudentAcc:P1}, ceiling {CeilingAcc:P1}, PGR {Pgr:F2}",
+                                seed, variant, weak.Name, setup.Strong[s].Name, row.WeakAccuracy, row.StudentAccuracy, row.CeilingAccuracy, row.Pgr);
+                            Report($"student {setup.Strong[s].Name} trained on {(variant == SupervisionVariant.Single ? weak.Name : $"ensemble of {weak.Name}")} labels");
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var model in owned) model.Dispose();
+            }
+        }
+        return new WeakToStrongResult(Options, data, Options.Seeds.ToArray(),
+            new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
+            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device ?? "none", watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A seeded 50/50 split of <paramref name="n"/> rows: A gets the first ⌊n/2⌋ of a shuffled order, B the rest.</summary>
+    internal static (Tensor A, Tensor B) Split(int n, int seed)
+    {
+        var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
+        new Random(seed).Shuffle(order);
+        int half = n / 2;
+        return (tensor(order[..half]), tensor(order[half..]));
+    }
+
+    private void Train(IClassifierStudent model, Tensor features, Tensor labels, Tensor? softLabels, ICompetenceObjective objective, int seed, CancellationToken ct) =>
+        ClassifierTraining.Train(model, features, labels, softLabels, objective, Options.Steps, Options.LearningRate, Options.BatchSize, seed, ct);
+
+    /// <summary>A supervisor's soft labels on B (kept as a tensor for training) and its evaluation on the test set.</summary>
+    private sealed record WeakLabels(Tensor LabelsB, ClassifierEvaluation Test, EnsembleDisagreement? Disagreement);
+
+    private static WeakLabels Supervise(ILabelSupervisor supervisor, Tensor xb, ClassificationTable test, EnsembleDisagreement? disagreement)
+    {
+        var labels = supervisor.Label(xb);
+        using var scope = NewDisposeScope();
+        return new WeakLabels(labels, ClassifierTraining.Score(supervisor.Label(test.Features), test.Labels), disagreement);
+    }
+
+    private static ClassifierEvaluation Evaluate(IClassifierStudent model, ClassificationTable test) =>
+        ClassifierTraining.Evaluate(model, test.Features, test.Labels);
+
+    private WeakToStrongRow Row(SupervisionVariant variant, string weak, string strong, int seed, int[] labels,
+        WeakLabels supervision, ClassifierEvaluation student, ClassifierEvaluation ceiling, int index)
+    {
+        var w = supervision.Test;
+        var pgr = PerformanceGapRecovered.Compute(w.Accuracy, student.Accuracy, ceiling.Accuracy, Options.MinimumGap);
+        var interval = Bootstrap.Pgr(w.Correct, student.Correct, ceiling.Correct, Options.MinimumGap, Options.ConfidenceLevel,
+            Options.BootstrapResamples, seed: unchecked(seed * 7919 + index));
+        return new WeakToStrongRow(variant, weak, strong, seed, w.Accuracy, student.Accuracy, ceiling.Accuracy,
+            pgr.Value, pgr.ExclusionReason, interval,
+            Agreement.Rate(student.Predictions, w.Predictions),
+            Agreement.WeakErrors(labels, w.Predictions, student.Predictions),
+            w.Ece, student.Ece, ceiling.Ece, supervision.Disagreement);
+    }
+
+    private IReadOnlyList<WeakToStrongPairSummary> PairSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
+        rows.GroupBy(r => (r.Variant, r.Weak, r.Strong)).Select(g =>
+        {
+            var included = g.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray();
+            var median = PerformanceGapRecovered.Median(g.Select(r => (r.WeakAccuracy, r.StudentAccuracy, r.CeilingAccuracy)).ToList(), Options.MinimumGap);
+            return new WeakToStrongPairSummary(g.Key.Variant, g.Key.Weak, g.Key.Strong, median.Included, median.Excluded, median.Median,
+                included.Length == 0 ? null : Summaries.Of(included, Options.ConfidenceLevel),
+                g.Average(r => r.WeakAccuracy), g.Average(r => r.StudentAccuracy), g.Average(r => r.CeilingAccuracy));
+        }).ToList();
+
+    private IReadOnlyList<WeakToStrongSizeSummary> SizeSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
+        rows.GroupBy(r => (r.Variant, r.Strong)).Select(g =>
+        {
+            var perSeed = g.GroupBy(r => r.Seed)
+                .Select(s => s.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray())
+                .Where(v => v.Length > 0).Select(v => v.Average()).ToArray();
+            return new WeakToStrongSizeSummary(g.Key.Variant, g.Key.Strong, perSeed.Length,
+                perSeed.Length == 0 ? null : Summaries.Of(perSeed, Options.ConfidenceLevel));
+        }).ToList();
+
+    private IReadOnlyList<WeakToStrongVariantSummary> VariantSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
+        rows.GroupBy(r => r.Variant).Select(g =>
+        {
+            var median = PerformanceGapRecovered.Median(g.Select(r => (r.WeakAccuracy, r.StudentAccuracy, r.CeilingAccuracy)).ToList(), Options.MinimumGap);
+            return new WeakToStrongVariantSummary(g.Key, median.Median, median.Included, median.Excluded);
+        }).ToList();
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Data;
+using Superalign.Experiments.Metrics;
+using Superalign.Objectives.Competence;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Supervision;
+using Superalign.Experiments.Tasks;
+using static TorchSharp.torch;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>
+/// Options of <see cref="WeakToStrong"/>; validated when the protocol is constructed (an invalid value throws
+/// <see cref="ArgumentOutOfRangeException"/> naming the option).
+/// </summary>
+public sealed record WeakToStrongOptions : IProtocolOptions
+{
+    /// <summary>The built-in task (<see cref="RepresentationTask"/>); ignored when a <see cref="WeakToStrongSetup"/> is given.</summary>
+    public RepresentationTaskOptions Task { get; init; } = new();
+
+    /// <summary>Trunks of the weak models on the built-in task (linear probes over them). At least one, no repeats.</summary>
+    public IReadOnlyList<TrunkSpec> WeakTrunks { get; init; } = TrunkSpec.WeakLadder;
+
+    /// <summary>Trunks of the strong students and ceilings on the built-in task. At least one, no repeats.</summary>
+    public IReadOnlyList<TrunkSpec> StrongTrunks { get; init; } = TrunkSpec.StrongLadder;
+
+    /// <summary>Training examples drawn from the built-in task (split 50/50 per seed). At least 4. Default 4000.</summary>
+    public int TrainSize { get; init; } = 4000;
+
+    /// <summary>Test examples drawn from the built-in task. At least 10. Default 5000.</summary>
+    public int TestSize { get; init; } = 5000;
+
+    /// <summary>
+    /// One repetition per seed: the seed fixes the 50/50 split, the batch order and each model's initialisation.
+    /// At least one, no repeats. Default 0, 1, 2.
+    /// </summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+
+    /// <summary>
+    /// Competence loss of the student on the weak labels: a name of <see cref="CompetenceObjectives.Names"/>, e.g.
+    /// <c>xent</c> (soft cross-entropy, default) or <c>logconf</c> (the auxiliary confidence loss). The weak model and
+    /// the ceiling always train with <c>ce</c> on ground truth.
+    /// </summary>
+    public string Loss { get; init; } = "xent";
+
+    /// <summary>Optimizer updates of every training (weak, student, ceiling). At least 1. Default 400.</summary>
+    public int Steps { get; init; } = 400;
+
+    /// <summary>Peak AdamW learning rate (cosine decay to zero, no warm-up). Finite and &gt; 0. Default 1e-2.</summary>
+    public double LearningRate { get; init; } = 1e-2;
+
+    /// <summary>Examples per batch. At least 1. Default 64.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>
+    /// A (weak, strong, seed) row enters PGR medians and means only when <c>ceiling − weak &gt; MinimumGap</c> (the
+    /// exclusion rule of <see cref="PerformanceGapRecovered.Compute"/>). Finite and &gt;= 0. Default 0.
+    /// </summary>
+    public double MinimumGap { get; init; }
+
+    /// <summary>Also train students on an ensemble of diverse weak models (rows with <see cref="SupervisionVariant.Ensemble"/>).</summary>
+    public bool Ensemble { get; init; }
+
+    /// <summary>
+    /// Weak models per ensemble: member <c>k</c> of a weak model is its factory called with member index <c>k</c>; on
+    /// the built-in task, the trunk of the same size with seed <c>+k</c> (separately pretrained). Member 0 is the single
+    /// weak supervisor. At least 2. Default 3.
+    /// </summary>
+    public int EnsembleMembers { get; init; } = 3;
+
+    /// <summary>How the ensemble combines its members' soft labels. Default <see cref="EnsembleCombination.Mean"/>.</summary>
+    public EnsembleCombination EnsembleCombination { get; init; } = EnsembleCombination.Mean;
+
+    /// <summary>Resamples of the paired bootstrap interval of each PGR. At least 1. Default 1000.</summary>
+    public int BootstrapResamples { get; init; } = 1000;
+
+    /// <summary>Coverage of the bootstrap and t intervals, in (0, 1). Default 0.95.</summary>
+    public double ConfidenceLevel { get; init; } = 0.95;
+
+    /// <summary>Device of the built-in task's models: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>. Default <c>auto</c>.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        const string owner = nameof(WeakToStrongOptions);
+        if (Task is null) throw new ArgumentOutOfRangeException(nameof(Task), $"{owner}.{nameof(Task)} must not be null.");
+        Task.Validate();
+        ProtocolCheck.Trunks(WeakTrunks, nameof(WeakTrunks), owner);
+        ProtocolCheck.Trunks(StrongTrunks, nameof(StrongTrunks), owner);
+        ProtocolCheck.AtLeast(TrainSize, 4, nameof(TrainSize), owner);
+        ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
+        ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
+        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
+        ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
+        ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
+        ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
+        if (!(double.IsFinite(MinimumGap) && MinimumGap >= 0))
+            throw new ArgumentOutOfRangeException(nameof(MinimumGap), MinimumGap, $"{owner}.{nameof(MinimumGap)} must be finite and >= 0; got {MinimumGap}.");
+        ProtocolCheck.AtLeast(EnsembleMembers, 2, nameof(EnsembleMembers), owner);
+        if (!Enum.IsDefined(EnsembleCombination))
+            throw new ArgumentOutOfRangeException(nameof(EnsembleCombination), EnsembleCombination,
+                $"{owner}.{nameof(EnsembleCombination)} must be one of {string.Join(", ", Enum.GetNames<EnsembleCombination>())}.");
+        ProtocolCheck.AtLeast(BootstrapResamples, 1, nameof(BootstrapResamples), owner);
+        ProtocolCheck.Fraction(ConfidenceLevel, nameof(ConfidenceLevel), owner);
+        ProtocolCheck.Device(Device, nameof(Device), owner);
+    }
+}
