@@ -7,30 +7,50 @@ namespace Superalign.Objectives.Conformity;
 /// </summary>
 public static class ConformityObjectives
 {
-    private static readonly string[] s_names =
+    /// <summary>The options as <see cref="Create"/> received them (null, or 0 for <see cref="LabelSmoothing"/>: not given).</summary>
+    private sealed record Options(double? Beta, double LabelSmoothing, double? Gamma, double? Alpha, double? Lambda, double? Tau)
+    {
+        /// <summary>β with the default of every objective but <c>simpo</c>.</summary>
+        public double B => Beta ?? 0.1;
+    }
+
+    // The one table: name → (options it takes, factory), plus aliases. Names, Normalize, the option check and Create
+    // read it. Option names are Create's parameter names; every objective takes beta.
+    private static readonly ObjectiveTable<Options, IConformityObjective> s_table = new("conformity",
     [
-        "sigmoid", "hinge", "ipo", "robust", "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-        "apo_zero", "apo_down", "discopop", "simpo", "cpo", "orpo",
-    ];
+        // The DPO family (needs a reference policy).
+        new("sigmoid", ["beta", "labelSmoothing"], o => new SigmoidObjective(o.B, o.LabelSmoothing)),
+        new("hinge", ["beta"], o => new HingeObjective(o.B)),
+        new("ipo", ["beta"], o => new IpoObjective(o.B)),
+        new("robust", ["beta", "labelSmoothing"], o => new RobustObjective(o.B, o.LabelSmoothing)),
+        new("exo_pair", ["beta", "labelSmoothing"], o => new ExoPairObjective(o.B, ExoEpsilon(o.LabelSmoothing))),
+        new("nca_pair", ["beta"], o => new NcaPairObjective(o.B)),
+        new("bco_pair", ["beta"], o => new BcoPairObjective(o.B)),
+        new("sppo_hard", ["beta"], o => new SppoHardObjective(o.B)),
+        new("aot", ["beta", "labelSmoothing"], o => new AotObjective(o.B, o.LabelSmoothing)),
+        new("aot_unpaired", ["beta", "labelSmoothing"], o => new AotUnpairedObjective(o.B, o.LabelSmoothing)),
+        new("apo_zero", ["beta"], o => new ApoZeroObjective(o.B)),
+        new("apo_down", ["beta"], o => new ApoDownObjective(o.B)),
+        new("discopop", ["beta", "tau"], o => new DiscopopObjective(o.B, o.Tau ?? 0.05)),
+        // Reference-free.
+        new("simpo", ["beta", "gamma", "labelSmoothing"], o => new SimpoObjective(o.Beta ?? 2.0, o.Gamma ?? 0.5, o.LabelSmoothing)),
+        new("cpo", ["beta", "alpha", "labelSmoothing"], o => new CpoObjective(o.B, o.Alpha ?? 1.0, o.LabelSmoothing)),
+        new("orpo", ["beta", "lambda"], o => Orpo(o.Beta, o.Lambda)),
+    ],
+    new Dictionary<string, string> { ["aot_pair"] = "aot_unpaired" }); // TRL's name for it
 
     /// <summary>
     /// The names <see cref="Create"/> accepts, in a fixed order: the DPO family (which needs a reference policy), then
     /// the reference-free objectives. <see cref="Create"/> also accepts TRL's <c>aot_pair</c> as an alias of
     /// <c>aot_unpaired</c>.
     /// </summary>
-    public static IReadOnlyList<string> Names { get; } = Array.AsReadOnly(s_names);
+    public static IReadOnlyList<string> Names => s_table.Names;
 
     /// <summary>
     /// The canonical name <see cref="Create"/> uses for <paramref name="name"/> (trimmed, lower case, TRL's alias
     /// <c>aot_pair</c> mapped), or null when it names no objective.
     /// </summary>
-    internal static string? Normalize(string? name)
-    {
-        if (name is null) return null;
-        string key = name.Trim().ToLowerInvariant();
-        if (key == "aot_pair") key = "aot_unpaired";
-        return Array.IndexOf(s_names, key) < 0 ? null : key;
-    }
+    internal static string? Normalize(string? name) => s_table.Normalize(name);
 
     /// <summary>
     /// Creates the objective called <paramref name="name"/> (case-insensitive). A parameter the objective does not
@@ -59,38 +79,10 @@ public static class ConformityObjectives
         double? lambda = null,
         double? tau = null)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        string? key = Normalize(name);
-        if (key is null)
-            throw new ArgumentException($"Unknown conformity objective '{name}'. Valid names: {string.Join(", ", s_names)} (and 'aot_pair', TRL's name for aot_unpaired).", nameof(name));
-
-        NotUsed(key, nameof(labelSmoothing), labelSmoothing != 0, "sigmoid", "robust", "exo_pair", "aot", "aot_unpaired", "simpo", "cpo");
-        NotUsed(key, nameof(gamma), gamma is not null, "simpo");
-        NotUsed(key, nameof(alpha), alpha is not null, "cpo");
-        NotUsed(key, nameof(lambda), lambda is not null, "orpo");
-        NotUsed(key, nameof(tau), tau is not null, "discopop");
-
-        double b = beta ?? 0.1;
-        return key switch
-        {
-            "sigmoid" => new SigmoidObjective(b, labelSmoothing),
-            "hinge" => new HingeObjective(b),
-            "ipo" => new IpoObjective(b),
-            "robust" => new RobustObjective(b, labelSmoothing),
-            "exo_pair" => new ExoPairObjective(b, ExoEpsilon(labelSmoothing)),
-            "nca_pair" => new NcaPairObjective(b),
-            "bco_pair" => new BcoPairObjective(b),
-            "sppo_hard" => new SppoHardObjective(b),
-            "aot" => new AotObjective(b, labelSmoothing),
-            "aot_unpaired" => new AotUnpairedObjective(b, labelSmoothing),
-            "apo_zero" => new ApoZeroObjective(b),
-            "apo_down" => new ApoDownObjective(b),
-            "discopop" => new DiscopopObjective(b, tau ?? 0.05),
-            "simpo" => new SimpoObjective(beta ?? 2.0, gamma ?? 0.5, labelSmoothing),
-            "cpo" => new CpoObjective(b, alpha ?? 1.0, labelSmoothing),
-            "orpo" => Orpo(beta, lambda),
-            _ => throw new InvalidOperationException($"No factory entry for '{key}'."),
-        };
+        var given = ObjectiveTable<Options, IConformityObjective>.Given(
+            (nameof(beta), beta is not null), (nameof(labelSmoothing), labelSmoothing != 0), (nameof(gamma), gamma is not null),
+            (nameof(alpha), alpha is not null), (nameof(lambda), lambda is not null), (nameof(tau), tau is not null));
+        return s_table.Create(name, given, new Options(beta, labelSmoothing, gamma, alpha, lambda, tau));
     }
 
     private static double ExoEpsilon(double labelSmoothing) => labelSmoothing switch
@@ -108,11 +100,5 @@ public static class ConformityObjectives
         // Validate under the name the caller used.
         if (beta is { } given) ConformityMath.Positive(given, nameof(beta));
         return new OrpoObjective(beta ?? 0.1);
-    }
-
-    private static void NotUsed(string key, string parameter, bool given, params string[] users)
-    {
-        if (given && Array.IndexOf(users, key) < 0)
-            throw new ArgumentException($"The conformity objective '{key}' does not use {parameter}; it applies to {string.Join(", ", users)}.", parameter);
     }
 }
