@@ -45,12 +45,12 @@ internal static class ProtocolCheck
             throw new ArgumentOutOfRangeException("ModelDim", modelDim, $"{owner}.ModelDim must be divisible by Heads ({heads}); got {modelDim}.");
     }
 
-    /// <summary>A competence loss name of <see cref="Objectives.Competence.CompetenceObjectives.Names"/>, surrounding spaces ignored as the factory does.</summary>
+    /// <summary>A competence objective name <see cref="Objectives.Competence.CompetenceObjectives.Create"/> accepts (trimmed, any case).</summary>
     public static void CompetenceLoss(string? loss, string option, string owner)
     {
-        var names = Objectives.Competence.CompetenceObjectives.Names;
-        if (loss is null || !names.Contains(loss.Trim().ToLowerInvariant()))
-            throw new ArgumentOutOfRangeException(option, loss, $"{owner}.{option} must be one of {string.Join(", ", names)}; got '{loss}'.");
+        if (Objectives.Competence.CompetenceObjectives.Normalize(loss) is null)
+            throw new ArgumentOutOfRangeException(option, loss,
+                $"{owner}.{option} must be one of {string.Join(", ", Objectives.Competence.CompetenceObjectives.Names)}; got '{loss}'.");
     }
 
     /// <summary>A conformity loss name <see cref="Objectives.Conformity.ConformityObjectives.Create"/> accepts (trimmed, any case, TRL's aliases).</summary>
