@@ -47,16 +47,16 @@ public sealed class ConflictAwareTests : IDisposable
         using var scope = NewDisposeScope();
         // g_c·g_f = −1, |g_f|² = 2, |g_c|² = 1: g_c' = (1,0) − (−1/2)(−1,1) = (0.5, 0.5); g_f' = (−1,1) − (−1)(1,0) = (0, 1).
         var (gc, gf) = (V(1, 0), V(-1, 1));
-        var (pc, pf, projected) = GradientConflict.ProjectConflicting(gc, gf);
+        var (pc, pf, projected) = TensorGradientConflict.ProjectConflicting(gc, gf);
         Assert.True(projected);
         Near(new[] { 0.5, 0.5 }, A(pc), what: "g_c'");
         Near(new[] { 0.0, 1.0 }, A(pf), what: "g_f'");
 
-        var (d, combination) = GradientConflict.Combine(gc, gf, 1, 1, ConflictMode.ProjectConflicting);
+        var (d, combination) = TensorGradientConflict.Combine(gc, gf, 1, 1, ConflictMode.ProjectConflicting);
         Near(new[] { 0.5, 1.5 }, A(d), what: "d (weights 1, 1)");
         Assert.True(combination.Projected);
         // Weights scale the projected gradients: 2·(0.5, 0.5) + 0.5·(0, 1).
-        (d, _) = GradientConflict.Combine(gc, gf, 2, 0.5, ConflictMode.ProjectConflicting);
+        (d, _) = TensorGradientConflict.Combine(gc, gf, 2, 0.5, ConflictMode.ProjectConflicting);
         Near(new[] { 1.0, 1.5 }, A(d), what: "d (weights 2, 0.5)");
     }
 
@@ -66,13 +66,13 @@ public sealed class ConflictAwareTests : IDisposable
         using var scope = NewDisposeScope();
         // g_c·g_f = −2, |g_c|² = |g_f|² = 5: g_c' = g_c + 0.4 g_f = (0.2, 2, 0.4); g_f' = g_f + 0.4 g_c = (−1.6, 0.8, 1).
         var (gc, gf) = (V(1, 2, 0), V(-2, 0, 1));
-        var (pc, pf, projected) = GradientConflict.ProjectConflicting(gc, gf);
+        var (pc, pf, projected) = TensorGradientConflict.ProjectConflicting(gc, gf);
         Assert.True(projected);
         Near(new[] { 0.2, 2.0, 0.4 }, A(pc), what: "g_c'");
         Near(new[] { -1.6, 0.8, 1.0 }, A(pf), what: "g_f'");
         Assert.Equal(0, Dot(A(pc), A(gf)), 12);
         Assert.Equal(0, Dot(A(pf), A(gc)), 12);
-        var (d, _) = GradientConflict.Combine(gc, gf, 1, 1, ConflictMode.ProjectConflicting);
+        var (d, _) = TensorGradientConflict.Combine(gc, gf, 1, 1, ConflictMode.ProjectConflicting);
         Near(new[] { -1.4, 2.8, 1.4 }, A(d), what: "d");
     }
 
@@ -83,11 +83,11 @@ public sealed class ConflictAwareTests : IDisposable
     public void PcGrad_leaves_non_conflicting_gradients_alone(double[] c, double[] f)
     {
         using var scope = NewDisposeScope();
-        var (pc, pf, projected) = GradientConflict.ProjectConflicting(V(c), V(f));
+        var (pc, pf, projected) = TensorGradientConflict.ProjectConflicting(V(c), V(f));
         Assert.False(projected);
         Near(c, A(pc), what: "g_c'");
         Near(f, A(pf), what: "g_f'");
-        var (d, combination) = GradientConflict.Combine(V(c), V(f), 2, 0.5, ConflictMode.ProjectConflicting);
+        var (d, combination) = TensorGradientConflict.Combine(V(c), V(f), 2, 0.5, ConflictMode.ProjectConflicting);
         Assert.False(combination.Projected);
         Near(c.Zip(f, (x, y) => 2 * x + 0.5 * y).ToArray(), A(d), what: "d = weighted sum");
     }
@@ -100,7 +100,7 @@ public sealed class ConflictAwareTests : IDisposable
     public void MinNorm_interior_alpha_matches_the_hand_computation(double[] c, double[] f, double alpha, double[] expected)
     {
         using var scope = NewDisposeScope();
-        var (d, combination) = GradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
+        var (d, combination) = TensorGradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
         Assert.Equal(alpha, combination.MinNormAlpha, 12);
         Near(expected, A(d), what: "d");
         // Interior: d is orthogonal to g_c − g_f, so d·g_c = d·g_f = |d|².
@@ -118,7 +118,7 @@ public sealed class ConflictAwareTests : IDisposable
     public void MinNorm_alpha_is_clamped_to_the_unit_interval(double[] c, double[] f, double alpha)
     {
         using var scope = NewDisposeScope();
-        var (d, combination) = GradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
+        var (d, combination) = TensorGradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
         Assert.Equal(alpha, combination.MinNormAlpha);
         Near(alpha == 1 ? c : f, A(d), what: "d");
     }
@@ -128,12 +128,12 @@ public sealed class ConflictAwareTests : IDisposable
     {
         using var scope = NewDisposeScope();
         // u = 2·(1,0), v = 1·(0,1): α* = 1/5 as for ((2,0), (0,1)); d = 0.2·u + 0.8·v.
-        var (d, combination) = GradientConflict.Combine(V(1, 0), V(0, 1), 2, 1, ConflictMode.MinNorm);
+        var (d, combination) = TensorGradientConflict.Combine(V(1, 0), V(0, 1), 2, 1, ConflictMode.MinNorm);
         Assert.Equal(0.2, combination.MinNormAlpha, 12);
         Assert.Equal(0.4, combination.CompetenceCoefficient, 12);
         Assert.Equal(0.8, combination.ConformityCoefficient, 12);
         Near(new[] { 0.4, 0.8 }, A(d), what: "d");
-        (d, combination) = GradientConflict.Combine(V(1, -2, 3), V(1, -2, 3), 1, 1, ConflictMode.MinNorm);
+        (d, combination) = TensorGradientConflict.Combine(V(1, -2, 3), V(1, -2, 3), 1, 1, ConflictMode.MinNorm);
         Assert.Equal(0.5, combination.MinNormAlpha);
         Near(new[] { 1.0, -2, 3 }, A(d), what: "d of equal gradients");
     }
@@ -149,7 +149,7 @@ public sealed class ConflictAwareTests : IDisposable
     public void MinNorm_direction_has_the_least_norm_on_a_grid_over_the_hull(double[] c, double[] f)
     {
         using var scope = NewDisposeScope();
-        var (d, _) = GradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
+        var (d, _) = TensorGradientConflict.Combine(V(c), V(f), 1, 1, ConflictMode.MinNorm);
         double norm = Norm(A(d));
         for (int k = 0; k <= 10_000; k++)
         {
@@ -163,7 +163,7 @@ public sealed class ConflictAwareTests : IDisposable
     public void None_is_the_weighted_sum()
     {
         using var scope = NewDisposeScope();
-        var (d, combination) = GradientConflict.Combine(V(1, 0, 2), V(-3, 1, 0), 0.25, 4, ConflictMode.None);
+        var (d, combination) = TensorGradientConflict.Combine(V(1, 0, 2), V(-3, 1, 0), 0.25, 4, ConflictMode.None);
         Near(new[] { 0.25 - 12, 4, 0.5 }, A(d), what: "d");
         Assert.False(combination.Projected);
         Assert.True(double.IsNaN(combination.MinNormAlpha));
@@ -186,12 +186,12 @@ public sealed class ConflictAwareTests : IDisposable
         Check.One(Config, Prop.ForAll(Pairs, p =>
         {
             using var scope = NewDisposeScope();
-            var (pc, pf, _) = GradientConflict.ProjectConflicting(V(p.C), V(p.F));
+            var (pc, pf, _) = TensorGradientConflict.ProjectConflicting(V(p.C), V(p.F));
             double tol = 1e-6 * Norm(p.C) * Norm(p.F);
             double a = Dot(A(pc), p.F), b = Dot(A(pf), p.C);
             if (a < -tol || b < -tol) throw new Exception($"g_c'·g_f = {a}, g_f'·g_c = {b} (tol {tol})");
             // Hence, with two objectives, the weighted sum of the projections does not oppose either gradient.
-            var (d, _) = GradientConflict.Combine(V(p.C), V(p.F), 0.7, 1.3, ConflictMode.ProjectConflicting);
+            var (d, _) = TensorGradientConflict.Combine(V(p.C), V(p.F), 0.7, 1.3, ConflictMode.ProjectConflicting);
             double onC = Dot(A(d), p.C), onF = Dot(A(d), p.F), tolD = 1e-6 * (Dot(p.C, p.C) + Dot(p.F, p.F));
             if (onC < -tolD || onF < -tolD) throw new Exception($"d·g_c = {onC}, d·g_f = {onF}");
             return true;
@@ -204,7 +204,7 @@ public sealed class ConflictAwareTests : IDisposable
         Check.One(Config, Prop.ForAll(Pairs, p =>
         {
             using var scope = NewDisposeScope();
-            var (d, combination) = GradientConflict.Combine(V(p.C), V(p.F), 1, 1, ConflictMode.MinNorm);
+            var (d, combination) = TensorGradientConflict.Combine(V(p.C), V(p.F), 1, 1, ConflictMode.MinNorm);
             var dd = A(d);
             double sq = Dot(dd, dd), tol = 1e-9 * (Dot(p.C, p.C) + Dot(p.F, p.F) + 1);
             double onC = Dot(dd, p.C), onF = Dot(dd, p.F);
