@@ -81,7 +81,7 @@ if (only is "both" or "annealing")
     if (ladderSpecs is not null) options = arguments.OrExit(() => options with { Ladder = ladderSpecs });
     Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
                       $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
-    Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.Loss}; " +
+    Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.CompetenceLoss}; " +
                       $"seeds {string.Join(",", options.Seeds)}; torch threads {torch.get_num_threads()}");
     annealing = new GapAnnealing(options).Run(progress);
     ClearProgress();
@@ -139,7 +139,7 @@ if (only is "both" or "diversity")
     if (memberSpecs is not null) options = arguments.OrExit(() => options with { Members = memberSpecs });
     if (studentSpec is not null) options = arguments.OrExit(() => options with { Student = studentSpec });
     Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
-                      $"student {options.Student.Name}; {options.Steps} updates, loss {options.Loss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
+                      $"student {options.Student.Name}; {options.Steps} updates, loss {options.CompetenceLoss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
     diversity = new DiversifiedSupervision(options).Run(progress);
     ClearProgress();
     Console.WriteLine();

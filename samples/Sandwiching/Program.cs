@@ -46,7 +46,7 @@ if (threads > 0) TorchSharp.torch.set_num_threads(threads);
 var options = new SandwichingOptions { Seeds = Enumerable.Range(0, seeds).ToArray(), Device = device };
 var t = options.Task;
 Console.WriteLine($"sandwiching: {seeds} seed(s); task {t.Features} features, {t.Classes} classes, {t.EvidencePerExample} evidence features per example; " +
-                  $"judge sees k = {options.Reveals}; {options.TrainExamples} training and {options.TestExamples} test examples per seed");
+                  $"judge sees k = {options.Reveals}; {options.TrainSize} training and {options.TestSize} test examples per seed");
 
 var watch = Stopwatch.StartNew();
 var result = new Sandwiching(options).Run(new Progress(p => Console.WriteLine($"  {p}")));

@@ -21,7 +21,7 @@ options = arguments.OrExit(() => options with
 {
     StepsPerRound = arguments.Int("steps", options.StepsPerRound),
     SamplingTemperature = arguments.Double("temperature", options.SamplingTemperature),
-    PreferenceLoss = arguments.Text("loss", options.PreferenceLoss),
+    ConformityLoss = arguments.Text("loss", options.ConformityLoss),
     Beta = arguments.Double("beta", options.Beta),
     PreferenceLearningRate = arguments.Double("lr", options.PreferenceLearningRate),
     Judges = arguments.Optional("judges")?.Split(',').Select(j => SampleArguments.ParseEnum<FeedbackJudge>("judges", j)).ToArray() ?? options.Judges,
@@ -35,7 +35,7 @@ var result = new SelfEnhancement(options, loggerFactory).Run(new Progress<Protoc
 Console.WriteLine();
 Console.WriteLine($"self-enhancement on the value-conflict task: seeds {string.Join(",", options.Seeds)}, {result.TrainPrompts} training prompts " +
                   $"({result.Demonstrations} with a demonstration) / {result.TestPrompts} held-out per seed; {options.PromptsPerRound} sampled pairs and " +
-                  $"{options.StepsPerRound} {options.PreferenceLoss} updates per round");
+                  $"{options.StepsPerRound} {options.ConformityLoss} updates per round");
 Console.WriteLine();
 Console.WriteLine($"{"judge",-7} {"round",5} {"competence (95% CI)",-24} {"conformity (95% CI)",-24} {"judge agreement",-24} {"diversity",-10}");
 foreach (var s in result.Summaries)

@@ -41,12 +41,12 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = new WeakToStrongOptions
 {
     Seeds = Enumerable.Range(0, seeds).ToArray(),
-    Loss = loss,
+    CompetenceLoss = loss,
     Ensemble = ensemble,
 };
 var watch = Stopwatch.StartNew();
 var protocol = new WeakToStrong(options);
-Console.WriteLine($"weak-to-strong on the representation task: seeds {string.Join(",", options.Seeds)}, loss {options.Loss}, " +
+Console.WriteLine($"weak-to-strong on the representation task: seeds {string.Join(",", options.Seeds)}, loss {options.CompetenceLoss}, " +
                   $"{options.Steps} steps at lr {options.LearningRate} batch {options.BatchSize}, ensemble {(ensemble ? $"{options.EnsembleMembers} members ({options.EnsembleCombination})" : "off")}, " +
                   $"torch threads {torch.get_num_threads()}");
 var result = protocol.Run(new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); }));
@@ -101,7 +101,7 @@ var series = result.Pairs.GroupBy(p => (p.Variant, p.Weak)).Select(g =>
 }).Where(c => c.X.Count > 0).ToList();
 var chart = Path.Combine(output, "pgr-vs-student-size.png");
 if (series.Count > 0)
-    Charts.Line(chart, $"Performance gap recovered vs strong student size ({options.Loss}, {options.Seeds.Count} seeds, 95% CI)",
+    Charts.Line(chart, $"Performance gap recovered vs strong student size ({options.CompetenceLoss}, {options.Seeds.Count} seeds, 95% CI)",
         "strong trunk width (depth grows with it)", "PGR", series, [("no gain", 0.0), ("ceiling", 1.0)], logX: true);
 Console.WriteLine($"wrote {path} and {chart}; protocol {result.WallSeconds:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
 return 0;

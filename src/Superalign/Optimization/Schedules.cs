@@ -110,6 +110,8 @@ internal sealed class FixedRatioSchedule : IAlternationSchedule
             : new PhasePlan(TrainingPhase.Conformity, 0, 1);
 
     public override string ToString() => $"fixed-ratio {_competence}:{_conformity}";
+
+    internal (int Competence, int Conformity) Steps => (_competence, _conformity);
 }
 
 internal sealed class JointSchedule : IAlternationSchedule
@@ -142,6 +144,9 @@ internal sealed class JointSchedule : IAlternationSchedule
     }
 
     public override string ToString() => $"joint {_c0}:{_f0} -> {_c1}:{_f1} ({_interpolation})";
+
+    internal (double CompetenceStart, double ConformityStart, double CompetenceEnd, double ConformityEnd, Interpolation Interpolation) Weights =>
+        (_c0, _f0, _c1, _f1, _interpolation);
 }
 
 internal sealed class AnnealedRatioSchedule : IAlternationSchedule
@@ -175,6 +180,8 @@ internal sealed class AnnealedRatioSchedule : IAlternationSchedule
     }
 
     public override string ToString() => $"annealed-ratio {_start} -> {_end} ({_interpolation})";
+
+    internal (double Start, double End, Interpolation Interpolation) Shares => (_start, _end, _interpolation);
 }
 
 internal sealed class SequentialSchedule : IAlternationSchedule
@@ -194,4 +201,6 @@ internal sealed class SequentialSchedule : IAlternationSchedule
             : new PhasePlan(TrainingPhase.Conformity, 0, 1);
 
     public override string ToString() => $"sequential {_fraction:0.###} competence first";
+
+    internal double CompetenceFraction => _fraction;
 }

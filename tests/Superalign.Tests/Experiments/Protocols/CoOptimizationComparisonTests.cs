@@ -76,10 +76,9 @@ public class CoOptimizationComparisonTests
     public void Conflict_aware_candidates_set_the_optimizer_conflict_mode()
     {
         var candidates = ScheduleCandidate.ConflictAware().ToDictionary(c => c.Name);
-        var plain = new AlternatingOptimizerOptions();
-        Assert.Equal(ConflictMode.ProjectConflicting, candidates["joint-pcgrad"].Configure!(plain).ConflictMode);
-        Assert.Equal(ConflictMode.MinNorm, candidates["joint-mgda"].Configure!(plain).ConflictMode);
-        Assert.Null(candidates["joint"].Configure);
+        Assert.Equal(ConflictMode.ProjectConflicting, candidates["joint-pcgrad"].ConflictMode);
+        Assert.Equal(ConflictMode.MinNorm, candidates["joint-mgda"].ConflictMode);
+        Assert.Equal(ConflictMode.None, candidates["joint"].ConflictMode);
         Assert.Equal(TrainingPhase.Joint, candidates["joint-mgda"].Schedule.Plan(0, 10).Phase);
         Assert.Equal(TrainingPhase.Competence, candidates["annealed-ratio"].Schedule.Plan(0, 100).Phase);
         Assert.Equal(new[] { "joint 1:0.5", "joint 1:1", "joint 0.5:1" }, candidates["search-weights"].Search!.Candidates.Select(c => c.Name));
@@ -153,7 +152,7 @@ public class CoOptimizationComparisonTests
         Assert.NotNull(Superalign.Objectives.Conformity.ConformityObjectives.Create(conformity));
         Assert.NotNull(Superalign.Objectives.Competence.CompetenceObjectives.Create(competence));
         _ = new CoOptimizationComparison(new CoOptimizationOptions { ConformityLoss = conformity, CompetenceLoss = competence });
-        _ = new SelfEnhancement(new SelfEnhancementOptions { PreferenceLoss = conformity, SftLoss = competence });
+        _ = new SelfEnhancement(new SelfEnhancementOptions { ConformityLoss = conformity, CompetenceLoss = competence });
     }
 
     [Theory]

@@ -132,7 +132,7 @@ public sealed class DiversifiedSupervisionTests
         { new() { TrainSize = 2 }, nameof(DiversifiedSupervisionOptions.TrainSize) },
         { new() { TestSize = 0 }, nameof(DiversifiedSupervisionOptions.TestSize) },
         { new() { Seeds = [] }, nameof(DiversifiedSupervisionOptions.Seeds) },
-        { new() { Loss = "nope" }, nameof(DiversifiedSupervisionOptions.Loss) },
+        { new() { CompetenceLoss = "nope" }, nameof(DiversifiedSupervisionOptions.CompetenceLoss) },
         { new() { Steps = 0 }, nameof(DiversifiedSupervisionOptions.Steps) },
         { new() { LearningRate = double.NaN }, nameof(DiversifiedSupervisionOptions.LearningRate) },
         { new() { BatchSize = -1 }, nameof(DiversifiedSupervisionOptions.BatchSize) },

@@ -253,7 +253,7 @@ public sealed class GapAnnealingTests
         { new() { TestSize = 9 }, nameof(GapAnnealingOptions.TestSize) },
         { new() { Seeds = [] }, nameof(GapAnnealingOptions.Seeds) },
         { new() { Seeds = [2, 2] }, nameof(GapAnnealingOptions.Seeds) },
-        { new() { Loss = "bogus" }, nameof(GapAnnealingOptions.Loss) },
+        { new() { CompetenceLoss = "bogus" }, nameof(GapAnnealingOptions.CompetenceLoss) },
         { new() { StepsPerRound = 0 }, nameof(GapAnnealingOptions.StepsPerRound) },
         { new() { LearningRate = -1 }, nameof(GapAnnealingOptions.LearningRate) },
         { new() { BatchSize = 0 }, nameof(GapAnnealingOptions.BatchSize) },

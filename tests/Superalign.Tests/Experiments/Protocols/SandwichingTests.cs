@@ -21,8 +21,8 @@ public sealed class SmallSandwichingRun
     public static SandwichingOptions Options => new()
     {
         Seeds = [1, 2],
-        TrainExamples = 2000,
-        TestExamples = 500,
+        TrainSize = 2000,
+        TestSize = 500,
         JudgeSteps = 800,
         ExpertSteps = 400,
         Device = "cpu",
@@ -60,8 +60,8 @@ internal static class SandwichingTestKit
     public static SandwichingOptions Tiny => new()
     {
         Seeds = [7],
-        TrainExamples = 300,
-        TestExamples = 100,
+        TrainSize = 300,
+        TestSize = 100,
         JudgeSteps = 60,
         ExpertSteps = 40,
         BootstrapResamples = 200,
@@ -190,8 +190,8 @@ public sealed class SandwichingTests(SmallSandwichingRun run) : IClassFixture<Sm
     {
         { "Seeds", o => o with { Seeds = [] } },
         { "Seeds", o => o with { Seeds = [1, 1] } },
-        { "TrainExamples", o => o with { TrainExamples = 0 } },
-        { "TestExamples", o => o with { TestExamples = 0 } },
+        { "TrainSize", o => o with { TrainSize = 0 } },
+        { "TestSize", o => o with { TestSize = 0 } },
         { "Reveals", o => o with { Reveals = 0 } },
         { "Reveals", o => o with { Reveals = 33 } },
         { "JudgeHiddenWidth", o => o with { JudgeHiddenWidth = 0 } },
@@ -202,7 +202,7 @@ public sealed class SandwichingTests(SmallSandwichingRun run) : IClassFixture<Sm
         { "ExpertSteps", o => o with { ExpertSteps = 0 } },
         { "BatchSize", o => o with { BatchSize = 0 } },
         { "LearningRate", o => o with { LearningRate = double.NaN } },
-        { "Level", o => o with { Level = 1 } },
+        { "ConfidenceLevel", o => o with { ConfidenceLevel = 1 } },
         { "BootstrapResamples", o => o with { BootstrapResamples = 0 } },
         { "Device", o => o with { Device = " " } },
         { "Classes", o => o with { Task = new SparseEvidenceTaskOptions(Classes: 1) } },

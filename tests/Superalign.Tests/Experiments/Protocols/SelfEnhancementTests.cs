@@ -57,6 +57,6 @@ public class SelfEnhancementTests
         Assert.Equal("Judges", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { Judges = [] })).ParamName);
         Assert.Equal("DemonstrationFraction", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { DemonstrationFraction = 0 })).ParamName);
         Assert.Equal("DiversitySamples", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { DiversitySamples = 1 })).ParamName);
-        Assert.Equal("PreferenceLoss", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { PreferenceLoss = "x" })).ParamName);
+        Assert.Equal("ConformityLoss", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { ConformityLoss = "x" })).ParamName);
     }
 }

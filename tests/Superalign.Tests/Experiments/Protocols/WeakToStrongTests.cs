@@ -90,7 +90,7 @@ public sealed class WeakToStrongTests
             TestSize = 4000,
             Seeds = [0, 1, 2],
             Steps = 300,
-            Loss = loss,
+            CompetenceLoss = loss,
             BootstrapResamples = 500,
         };
         var result = Run(options);
@@ -320,7 +320,7 @@ public sealed class WeakToStrongTests
         { new() { TestSize = 9 }, nameof(WeakToStrongOptions.TestSize) },
         { new() { Seeds = [] }, nameof(WeakToStrongOptions.Seeds) },
         { new() { Seeds = [1, 1] }, nameof(WeakToStrongOptions.Seeds) },
-        { new() { Loss = "bogus" }, nameof(WeakToStrongOptions.Loss) },
+        { new() { CompetenceLoss = "bogus" }, nameof(WeakToStrongOptions.CompetenceLoss) },
         { new() { Steps = 0 }, nameof(WeakToStrongOptions.Steps) },
         { new() { LearningRate = 0 }, nameof(WeakToStrongOptions.LearningRate) },
         { new() { LearningRate = double.PositiveInfinity }, nameof(WeakToStrongOptions.LearningRate) },
@@ -348,7 +348,7 @@ public sealed class WeakToStrongTests
     public void The_defaults_are_valid_and_use_xent()
     {
         var protocol = new WeakToStrong();
-        Assert.Equal("xent", protocol.Options.Loss);
+        Assert.Equal("xent", protocol.Options.CompetenceLoss);
         Assert.Equal(3, protocol.Options.Seeds.Count);
         Assert.True(protocol.Options.TestSize >= 1000);
     }

@@ -43,6 +43,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     {
         var wall = Stopwatch.StartNew();
         var o = Options;
+        var device = Devices.Parse(o.Device);
         int total = o.Seeds.Count * (1 + o.Schedules.Count);
         var report = Stages(progress, total);
         var runs = new List<ScheduleRun>();
@@ -55,7 +56,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
             var (train, probes) = SplitProbes(task, seed);
             (trainPrompts, testPrompts) = (train.Count, task.TestPrompts.Count);
             var competence = task.CompetenceData(train);
-            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"lm-seed{seed}");
+            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"lm-seed{seed}", device);
             LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
             var baseScores = task.Evaluate(baseModel);
             bases.Add(baseScores);
@@ -118,7 +119,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         var o = Options;
         int updates = PlannedUpdates(candidate);
         var options = LmTraining.Options(updates, candidate.Schedule, o.LearningRate);
-        if (candidate.Configure is not null) options = candidate.Configure(options);
+        options = options with { ConflictMode = candidate.ConflictMode };
         if (candidate.Search is { } search)
         {
             // One batch of every probe prompt: each search scores its candidates on all of them.
@@ -165,7 +166,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     private CoOptimizationResult Summarize(List<ValueConflictScores> bases, List<ScheduleRun> runs, int trainPrompts, int testPrompts, double seconds)
     {
         var o = Options;
-        double level = o.Level;
+        double level = o.ConfidenceLevel;
         var means = o.Schedules.ToDictionary(s => s.Name, s =>
         {
             var mine = runs.Where(r => r.Schedule == s.Name).ToList();
@@ -217,8 +218,8 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         var a = runs.Where(r => r.Schedule == first).OrderBy(r => r.Seed).ToList();
         var b = runs.Where(r => r.Schedule == second).OrderBy(r => r.Seed).ToList();
         return new PairedComparison(first, second,
-            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Competence - y.Scores.Competence).ToList(), Options.Level),
-            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Conformity - y.Scores.Conformity).ToList(), Options.Level));
+            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Competence - y.Scores.Competence).ToList(), Options.ConfidenceLevel),
+            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Conformity - y.Scores.Conformity).ToList(), Options.ConfidenceLevel));
     }
 
     private static string Verdict(List<ScheduleSummary> summaries, string? winner, string bestCompetence, string bestConformity, string? bestOfBoth, PairedComparison? versus)

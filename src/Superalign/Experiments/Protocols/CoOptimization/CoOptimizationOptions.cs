@@ -24,10 +24,10 @@ public sealed record CoOptimizationOptions : IProtocolOptions
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
     /// <summary>The schedules to compare (at least one; distinct names).</summary>
-    [JsonIgnore]
     public IReadOnlyList<ScheduleCandidate> Schedules { get; init; } = ScheduleCandidate.Defaults();
 
     /// <summary>The schedules' names and descriptions, as written to JSON.</summary>
+    [JsonIgnore]
     public IReadOnlyList<string> ScheduleNames => Schedules.Select(s => $"{s.Name}: {s.Description}").ToList();
 
     /// <summary>Width of the tiny LM's residual stream.</summary>
@@ -83,7 +83,10 @@ public sealed record CoOptimizationOptions : IProtocolOptions
     public int Checkpoints { get; init; } = 8;
 
     /// <summary>Confidence level of the intervals over seeds.</summary>
-    public double Level { get; init; } = 0.95;
+    public double ConfidenceLevel { get; init; } = 0.95;
+
+    /// <summary>Device of the language models: <c>auto</c> (CUDA when present), <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. Default <c>auto</c>.</summary>
+    public string Device { get; init; } = "auto";
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
@@ -111,7 +114,8 @@ public sealed record CoOptimizationOptions : IProtocolOptions
             foreach (var schedule in Schedules.Where(s => s.Search is not null))
                 schedule.Search!.ValidateExceptProbes(); // the probes come from the protocol
         }
-        ProtocolCheck.Fraction(Level, nameof(Level), owner);
+        ProtocolCheck.Fraction(ConfidenceLevel, nameof(ConfidenceLevel), owner);
+        ProtocolCheck.Device(Device, nameof(Device), owner);
         ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
     }

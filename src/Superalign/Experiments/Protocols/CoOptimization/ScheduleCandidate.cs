@@ -17,7 +17,7 @@ namespace Superalign.Experiments.Protocols;
 /// <summary>A training schedule compared by <see cref="CoOptimizationComparison"/>.</summary>
 /// <param name="Name">Short name used in tables and JSON (e.g. <c>alternating</c>).</param>
 /// <param name="Schedule">The alternation schedule.</param>
-/// <param name="Configure">Optional change to the optimizer options of this candidate (e.g. a conflict-aware mode).</param>
+/// <param name="ConflictMode">How its joint steps combine the two gradients (<see cref="AlternatingOptimizerOptions.ConflictMode"/>).</param>
 /// <param name="Search">
 /// Optional search over learning directions (<see cref="AlternatingOptimizerOptions.DirectionSearch"/>), which replaces
 /// <paramref name="Schedule"/>; the protocol supplies its probe sources from the held-out probe prompts
@@ -25,18 +25,19 @@ namespace Superalign.Experiments.Protocols;
 /// </param>
 public sealed record ScheduleCandidate(
     string Name,
-    [property: JsonIgnore] IAlternationSchedule Schedule,
-    [property: JsonIgnore] Func<AlternatingOptimizerOptions, AlternatingOptimizerOptions>? Configure = null,
-    [property: JsonIgnore] DirectionSearchOptions? Search = null)
+    IAlternationSchedule Schedule,
+    ConflictMode ConflictMode = ConflictMode.None,
+    DirectionSearchOptions? Search = null)
 {
-    /// <summary>The schedule's description (for JSON and logs).</summary>
+    /// <summary>The schedule's description (for tables and logs).</summary>
+    [JsonIgnore]
     public string Description => Search is { } search
         ? $"direction search every {search.Every} steps over {string.Join(", ", search.Candidates.Select(c => c.Name))} ({search.Choice})"
         : Schedule.ToString() ?? Name;
 
     /// <summary>A candidate that searches over learning directions instead of following a schedule.</summary>
     public static ScheduleCandidate Searching(string name, DirectionSearchOptions search) =>
-        new(name, AlternationSchedules.FixedRatio(1, 1), null, search ?? throw new ArgumentNullException(nameof(search)));
+        new(name, AlternationSchedules.FixedRatio(1, 1), ConflictMode.None, search ?? throw new ArgumentNullException(nameof(search)));
 
     /// <summary>
     /// The five schedules of the headline comparison: competence only, conformity only, sequential (competence then
@@ -64,8 +65,8 @@ public sealed record ScheduleCandidate(
         new("alternating", AlternationSchedules.FixedRatio(1, 1)),
         new("annealed-ratio", AlternationSchedules.AnnealedRatio(0.2, 0.8)),
         new("joint", AlternationSchedules.Joint(1.0, 1.0)),
-        new("joint-pcgrad", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.ProjectConflicting }),
-        new("joint-mgda", AlternationSchedules.Joint(1.0, 1.0), o => o with { ConflictMode = ConflictMode.MinNorm }),
+        new("joint-pcgrad", AlternationSchedules.Joint(1.0, 1.0), ConflictMode.ProjectConflicting),
+        new("joint-mgda", AlternationSchedules.Joint(1.0, 1.0), ConflictMode.MinNorm),
         Searching("search-phase", new DirectionSearchOptions { Candidates = [DirectionCandidate.Competence, DirectionCandidate.Conformity], Every = 4 }),
         Searching("search-phase-scalarized", new DirectionSearchOptions
         {

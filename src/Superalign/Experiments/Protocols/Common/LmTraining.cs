@@ -11,9 +11,9 @@ namespace Superalign.Experiments.Protocols;
 /// <summary>Training steps shared by the protocols that run on the value-conflict task.</summary>
 internal static class LmTraining
 {
-    /// <summary>A tiny LM sized for <paramref name="task"/>, initialised from <paramref name="seed"/>.</summary>
-    public static TinyCausalLm NewModel(ValueConflictTask task, int modelDim, int layers, int heads, int seed, string name) =>
-        new(new TinyCausalLmOptions(task.Tokenizer.VocabularySize, task.SequenceLength, modelDim, layers, heads, Seed: seed), CPU, name);
+    /// <summary>A tiny LM sized for <paramref name="task"/>, initialised from <paramref name="seed"/> (the same weights on every device).</summary>
+    public static TinyCausalLm NewModel(ValueConflictTask task, int modelDim, int layers, int heads, int seed, string name, Device device) =>
+        new(new TinyCausalLmOptions(task.Tokenizer.VocabularySize, task.SequenceLength, modelDim, layers, heads, Seed: seed), device, name);
 
     /// <summary>Optimizer options: AdamW at <paramref name="learningRate"/>, 5% warm-up, cosine decay, no periodic log line.</summary>
     public static AlternatingOptimizerOptions Options(int steps, IAlternationSchedule schedule, double learningRate) => new()

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Superalign.Experiments.Protocols;
 
@@ -14,8 +15,17 @@ public static class ProtocolJson
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase), new ScheduleJsonConverter() },
+        // Batch sources (e.g. a direction search's probes) are data streams, not settings: the protocol supplies them.
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { SkipBatchSources } },
     };
+
+    private static void SkipBatchSources(JsonTypeInfo info)
+    {
+        foreach (var property in info.Properties)
+            if (property.PropertyType.IsGenericType && property.PropertyType.GetGenericTypeDefinition() == typeof(Data.IBatchSource<>))
+                property.ShouldSerialize = (_, _) => false;
+    }
 
     /// <summary>The result as JSON text.</summary>
     public static string Serialize<T>(T result) => JsonSerializer.Serialize(result, Options);

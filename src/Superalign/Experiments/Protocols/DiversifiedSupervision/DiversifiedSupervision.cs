@@ -126,7 +126,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                     cancellationToken.ThrowIfCancellationRequested();
                     using var variantScope = NewDisposeScope();
                     var labels = member is int k ? memberB[k] ??= ClassifierTraining.Probabilities(members[k], xb).DetachFromDisposeScope() : ensembleB;
-                    var objective = CompetenceObjectives.Create(o.Loss);
+                    var objective = CompetenceObjectives.Create(o.CompetenceLoss);
                     IBatchSource<SupervisedBatch> batches;
                     if (variant == DiversityVariant.AgreementWeighted)
                     {

@@ -70,7 +70,7 @@ public sealed record DiversifiedSupervisionOptions : IProtocolOptions
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
     /// <summary>The student's competence loss (a name of <see cref="CompetenceObjectives.Names"/>). Default <c>xent</c>.</summary>
-    public string Loss { get; init; } = "xent";
+    public string CompetenceLoss { get; init; } = "xent";
 
     /// <summary>Optimizer updates of every training (members, students, ceiling). At least 1. Default 400.</summary>
     public int Steps { get; init; } = 400;
@@ -114,7 +114,7 @@ public sealed record DiversifiedSupervisionOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);

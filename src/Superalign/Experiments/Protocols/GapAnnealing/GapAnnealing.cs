@@ -72,7 +72,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
         }
 
         int n = o.TrainSize;
-        var objective = CompetenceObjectives.Create(o.Loss);
+        var objective = CompetenceObjectives.Create(o.CompetenceLoss);
         var testLabels = ClassificationAccuracy.Predictions(test.Labels);
         var seeds = new List<GapAnnealingSeedResult>();
         foreach (int seed in o.Seeds)

@@ -58,7 +58,7 @@ public sealed record GapAnnealingOptions : IProtocolOptions
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
     /// <summary>The students' competence loss on their supervisor's soft labels (a name of <see cref="CompetenceObjectives.Names"/>). Default <c>xent</c>.</summary>
-    public string Loss { get; init; } = "xent";
+    public string CompetenceLoss { get; init; } = "xent";
 
     /// <summary>
     /// Optimizer updates of each chain round, of the weak model and of each ceiling. At least 1. Default 400. The
@@ -111,7 +111,7 @@ public sealed record GapAnnealingOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.AtLeast(StepsPerRound, 1, nameof(StepsPerRound), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);

@@ -54,14 +54,14 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
         var consultancy = new List<double>();
         var debate = new List<double>();
         Logger.LogInformation("Sandwiching: {Seeds} seeds, {Train} training and {Test} test examples each, k = {Reveals} of {Features} features, on {Device}",
-            Options.Seeds.Count, Options.TrainExamples, Options.TestExamples, Options.Reveals, task.Features, device);
+            Options.Seeds.Count, Options.TrainSize, Options.TestSize, Options.Reveals, task.Features, device);
 
         foreach (int seed in Options.Seeds)
         {
             var seedWatch = Stopwatch.StartNew();
             using var scope = NewDisposeScope();
-            var (trainX, trainY) = task.Generate(Options.TrainExamples, Derive(seed, 1));
-            var (testX, testY) = task.Generate(Options.TestExamples, Derive(seed, 2));
+            var (trainX, trainY) = task.Generate(Options.TrainSize, Derive(seed, 1));
+            var (testX, testY) = task.Generate(Options.TestSize, Derive(seed, 2));
             (trainX, trainY, testX, testY) = (trainX.to(device), trainY.to(device), testX.to(device), testY.to(device));
 
             using var expert = new MlpClassifier(new MlpClassifierOptions(task.Features, task.Classes, Options.ExpertHiddenWidth, Options.ExpertDepth, Seed: Derive(seed, 3)), device, "expert");
@@ -107,7 +107,7 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
             report($"seed {seed}: evaluated");
         }
 
-        double level = Options.Level;
+        double level = Options.ConfidenceLevel;
         int resamples = Options.BootstrapResamples;
         return new SandwichingResult(
             Options,
@@ -118,8 +118,8 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
             Summaries.Of(rows.Select(r => r.ExpertAccuracy).ToArray(), level),
             Bootstrap.MeanDifference(debate, noHelp, level, resamples),
             Bootstrap.MeanDifference(debate, consultancy, level, resamples),
-            Options.TrainExamples,
-            Options.TestExamples,
+            Options.TrainSize,
+            Options.TestSize,
             noHelp.Count,
             Options.Seeds.ToArray(),
             watch.Elapsed.TotalSeconds);

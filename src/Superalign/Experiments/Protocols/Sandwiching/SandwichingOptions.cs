@@ -28,10 +28,10 @@ public sealed record SandwichingOptions : IProtocolOptions
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
     /// <summary>Training examples per seed (judge and expert train on the same ones). At least 1.</summary>
-    public int TrainExamples { get; init; } = 4000;
+    public int TrainSize { get; init; } = 4000;
 
     /// <summary>Held-out test examples per seed, on which every condition is evaluated. At least 1.</summary>
-    public int TestExamples { get; init; } = 1000;
+    public int TestSize { get; init; } = 1000;
 
     /// <summary>Features the judge sees, <c>k</c>, in every condition. In <c>[1, Task.Features]</c>.</summary>
     public int Reveals { get; init; } = 4;
@@ -61,7 +61,7 @@ public sealed record SandwichingOptions : IProtocolOptions
     public double LearningRate { get; init; } = 3e-3;
 
     /// <summary>Confidence level of the intervals, in (0, 1).</summary>
-    public double Level { get; init; } = 0.95;
+    public double ConfidenceLevel { get; init; } = 0.95;
 
     /// <summary>Resamples of the paired bootstrap intervals. At least 1.</summary>
     public int BootstrapResamples { get; init; } = Bootstrap.DefaultResamples;
@@ -77,8 +77,8 @@ public sealed record SandwichingOptions : IProtocolOptions
         Task.Validate();
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        ProtocolCheck.AtLeast(TrainExamples, 1, nameof(TrainExamples), owner);
-        ProtocolCheck.AtLeast(TestExamples, 1, nameof(TestExamples), owner);
+        ProtocolCheck.AtLeast(TrainSize, 1, nameof(TrainSize), owner);
+        ProtocolCheck.AtLeast(TestSize, 1, nameof(TestSize), owner);
         ProtocolCheck.AtLeast(Reveals, 1, nameof(Reveals), owner);
         if (Reveals > Task.Features)
             throw new ArgumentOutOfRangeException(nameof(Reveals), Reveals, $"{owner}.{nameof(Reveals)} must be at most Task.Features = {Task.Features}; got {Reveals}.");
@@ -90,7 +90,7 @@ public sealed record SandwichingOptions : IProtocolOptions
         ProtocolCheck.AtLeast(ExpertSteps, 1, nameof(ExpertSteps), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
-        ProtocolCheck.Fraction(Level, nameof(Level), owner);
+        ProtocolCheck.Fraction(ConfidenceLevel, nameof(ConfidenceLevel), owner);
         ProtocolCheck.AtLeast(BootstrapResamples, 1, nameof(BootstrapResamples), owner);
         ProtocolCheck.Device(Device, nameof(Device), owner);
 

@@ -45,6 +45,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     {
         var wall = Stopwatch.StartNew();
         var o = Options;
+        var device = Devices.Parse(o.Device);
         int total = o.Seeds.Count * (1 + o.Judges.Count);
         var report = Stages(progress, total);
         var runs = new List<SelfEnhancementRun>();
@@ -62,13 +63,13 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
             var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
             var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
 
-            using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"policy-seed{seed}");
-            LmTraining.Sft(policy0, sftData, o.SftLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
+            using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"policy-seed{seed}", device);
+            LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
             using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-                ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed + 7919, $"peer-seed{seed}")
+                ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed + 7919, $"peer-seed{seed}", device)
                 : null;
             if (peer is not null)
-                LmTraining.Sft(peer, sftData, o.SftLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed + 7919, LoggerFactory, cancellationToken);
+                LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed + 7919, LoggerFactory, cancellationToken);
             var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed));
             report($"seed {seed}: SFT policy trained");
 
@@ -137,7 +138,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         if (records.Count > 0)
         {
             var data = task.Tokenizer.ToPreferenceDataset(records, task.SequenceLength);
-            var objective = ConformityObjectives.Create(o.PreferenceLoss, beta: o.Beta);
+            var objective = ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta);
             if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
             using var optimizer = new AlternatingOptimizer(policy, null, objective,
                 LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
@@ -181,7 +182,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
 
     private List<RoundSummary> Summarize(List<SelfEnhancementRun> runs)
     {
-        double level = Options.Level;
+        double level = Options.ConfidenceLevel;
         var summaries = new List<RoundSummary>();
         foreach (var judge in Options.Judges)
         {

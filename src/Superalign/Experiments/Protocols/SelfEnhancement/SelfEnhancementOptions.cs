@@ -81,10 +81,10 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
     public double PreferenceLearningRate { get; init; } = 5e-4;
 
     /// <summary>Competence (SFT) objective name.</summary>
-    public string SftLoss { get; init; } = "nll";
+    public string CompetenceLoss { get; init; } = "nll";
 
     /// <summary>Preference objective name; <c>orpo</c> by default (see <see cref="CoOptimizationOptions.ConformityLoss"/>).</summary>
-    public string PreferenceLoss { get; init; } = "orpo";
+    public string ConformityLoss { get; init; } = "orpo";
 
     /// <summary>Strength of the preference objective (β, or λ of <c>orpo</c>).</summary>
     public double Beta { get; init; } = 0.5;
@@ -96,7 +96,10 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
     public int DiversityPrompts { get; init; } = 200;
 
     /// <summary>Confidence level of the intervals over seeds.</summary>
-    public double Level { get; init; } = 0.95;
+    public double ConfidenceLevel { get; init; } = 0.95;
+
+    /// <summary>Device of the language models: <c>auto</c> (CUDA when present), <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. Default <c>auto</c>.</summary>
+    public string Device { get; init; } = "auto";
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
@@ -123,8 +126,9 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
         ProtocolCheck.Positive(Beta, nameof(Beta), owner);
         ProtocolCheck.AtLeast(DiversitySamples, 2, nameof(DiversitySamples), owner);
         ProtocolCheck.AtLeast(DiversityPrompts, 1, nameof(DiversityPrompts), owner);
-        ProtocolCheck.Fraction(Level, nameof(Level), owner);
-        ProtocolCheck.CompetenceLoss(SftLoss, nameof(SftLoss), owner);
-        ProtocolCheck.ConformityLoss(PreferenceLoss, nameof(PreferenceLoss), owner);
+        ProtocolCheck.Fraction(ConfidenceLevel, nameof(ConfidenceLevel), owner);
+        ProtocolCheck.Device(Device, nameof(Device), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
     }
 }

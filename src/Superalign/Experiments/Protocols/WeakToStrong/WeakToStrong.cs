@@ -180,7 +180,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                         {
                             if (supervision is null) continue;
                             using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
-                            Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.Loss), seed, ct);
+                            Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.CompetenceLoss), seed, ct);
                             var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], rows.Count);
                             rows.Add(row);
                             Logger.LogInformation(

@@ -44,7 +44,7 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     /// <c>xent</c> (soft cross-entropy, default) or <c>logconf</c> (the auxiliary confidence loss). The weak model and
     /// the ceiling always train with <c>ce</c> on ground truth.
     /// </summary>
-    public string Loss { get; init; } = "xent";
+    public string CompetenceLoss { get; init; } = "xent";
 
     /// <summary>Optimizer updates of every training (weak, student, ceiling). At least 1. Default 400.</summary>
     public int Steps { get; init; } = 400;
@@ -95,7 +95,7 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        ProtocolCheck.CompetenceLoss(Loss, nameof(Loss), owner);
+        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
