@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Superalign;
 
 /// <summary>Where training stands, for objectives whose form changes over training (e.g. <c>logconf</c>'s warm-up).</summary>

@@ -1,5 +1,3 @@
-using Superalign.Students;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Superalign.Reference;

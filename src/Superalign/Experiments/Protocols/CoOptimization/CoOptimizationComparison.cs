@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Superalign.Data;
 using Superalign.Experiments.Metrics;

@@ -1,14 +1,7 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json.Serialization;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Superalign.Data;
-using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
-using Superalign.Optimization;
-using Superalign.Students;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
 

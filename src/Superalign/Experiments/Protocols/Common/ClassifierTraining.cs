@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging;
 using Superalign.Data;
 using Superalign.Experiments.Metrics;
+using Superalign.Experiments.Tasks;
 using Superalign.Optimization;
 using static TorchSharp.torch;
 
@@ -78,5 +80,32 @@ internal static class ClassifierTraining
     {
         var finite = values.Where(double.IsFinite).ToArray();
         return finite.Length == 0 ? null : Summaries.Of(finite, level);
+    }
+
+    /// <summary>
+    /// The weak-to-strong split of a training table: a seeded 50/50 split (<see cref="WeakToStrong.Split"/>) into half A
+    /// (the weak models' ground truth) and half B (the students' and ceilings' inputs), on the table's device.
+    /// </summary>
+    public static (Tensor XA, Tensor YA, Tensor XB, Tensor YB) Halves(ClassificationTable train, int seed)
+    {
+        var (a, b) = WeakToStrong.Split((int)train.Features.shape[0], seed);
+        return (train.Features.index_select(0, a.to(train.Features.device)), train.Labels.index_select(0, a.to(train.Labels.device)),
+                train.Features.index_select(0, b.to(train.Features.device)), train.Labels.index_select(0, b.to(train.Labels.device)));
+    }
+
+    /// <summary>Pretrains (or fetches) each trunk of <paramref name="specs"/> in order, reporting each, and returns their diagnostics.</summary>
+    public static List<TrunkDiagnostics> PretrainTrunks(RepresentationTask task, IEnumerable<TrunkSpec> specs, Action<string> report, ILogger logger, CancellationToken ct)
+    {
+        var diagnostics = new List<TrunkDiagnostics>();
+        foreach (var spec in specs)
+        {
+            ct.ThrowIfCancellationRequested();
+            var d = task.Trunk(spec).Diagnostics;
+            diagnostics.Add(d);
+            logger.LogInformation("Pretrained trunk {Trunk} in {Seconds:F1} s: auxiliary R² {Aux:F3}, representation R² {Rep:F3}",
+                d.Spec.Name, d.PretrainSeconds, d.AuxiliaryR2, d.RepresentationR2);
+            report($"trunk {spec.Name} pretrained");
+        }
+        return diagnostics;
     }
 }

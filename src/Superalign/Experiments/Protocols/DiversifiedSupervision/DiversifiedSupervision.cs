@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Superalign.Data;
 using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
-using Superalign.Students;
 using Superalign.Supervision;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
@@ -60,13 +59,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
         int total = specs.Count + (o.Members.Count + 1 + Plan().Count) * o.Seeds.Count;
         var report = Stages(progress, total);
 
-        var trunks = new List<TrunkDiagnostics>();
-        foreach (var spec in specs)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            trunks.Add(task.Trunk(spec).Diagnostics);
-            report($"trunk {spec.Name} pretrained");
-        }
+        var trunks = ClassifierTraining.PretrainTrunks(task, specs, report, Logger, cancellationToken);
 
         int n = o.TrainSize;
         var testLabels = ClassificationAccuracy.Predictions(test.Labels);
@@ -79,11 +72,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
             var owned = new List<IClassifierStudent>();
             try
             {
-                var (a, b) = WeakToStrong.Split(n, seed);
-                var xa = train.Features.index_select(0, a.to(device));
-                var ya = train.Labels.index_select(0, a.to(device));
-                var xb = train.Features.index_select(0, b.to(device));
-                var yb = train.Labels.index_select(0, b.to(device));
+                var (xa, ya, xb, yb) = ClassifierTraining.Halves(train, seed);
 
                 // The weak members on A with ground truth, and their test predictions.
                 var members = new List<IClassifierStudent>();

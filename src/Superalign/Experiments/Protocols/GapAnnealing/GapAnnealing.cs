@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
-using Superalign.Students;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
 
@@ -62,14 +61,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
         int total = o.Ladder.Count + perSeed * o.Seeds.Count;
         var report = Stages(progress, total);
 
-        var trunks = new List<TrunkDiagnostics>();
-        foreach (var spec in o.Ladder)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var d = task.Trunk(spec).Diagnostics;
-            trunks.Add(d);
-            report($"trunk {spec.Name} pretrained");
-        }
+        var trunks = ClassifierTraining.PretrainTrunks(task, o.Ladder, report, Logger, cancellationToken);
 
         int n = o.TrainSize;
         var objective = CompetenceObjectives.Create(o.CompetenceLoss);
@@ -84,11 +76,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
             {
                 // A fresh probe sample per seed, so that the seeds also vary the probe set's noise.
                 var probe = task.Sample(o.ProbeSize, ProbeStream + 16L * (seed + 1L));
-                var (a, b) = WeakToStrong.Split(n, seed);
-                var xa = train.Features.index_select(0, a.to(device));
-                var ya = train.Labels.index_select(0, a.to(device));
-                var xb = train.Features.index_select(0, b.to(device));
-                var yb = train.Labels.index_select(0, b.to(device));
+                var (xa, ya, xb, yb) = ClassifierTraining.Halves(train, seed);
 
                 IClassifierStudent NewProbe(int rung)
                 {

@@ -1,10 +1,5 @@
-using System.Diagnostics;
-using System.Globalization;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Superalign.Experiments.Metrics;
-using Superalign.Objectives.Competence;
-using Superalign.Students;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
 

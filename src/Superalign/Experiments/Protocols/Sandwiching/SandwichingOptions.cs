@@ -1,12 +1,5 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Superalign.Data;
 using Superalign.Experiments.Metrics;
-using Superalign.Objectives.Competence;
-using Superalign.Optimization;
-using Superalign.Students;
-using Superalign.Supervision;
 using Superalign.Experiments.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,15 +1,6 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Superalign.Data;
 using Superalign.Experiments.Metrics;
-using Superalign.Objectives.Competence;
-using Superalign.Objectives.Conformity;
-using Superalign.Optimization;
-using Superalign.Students;
-using Superalign.Supervision;
 using Superalign.Experiments.Tasks;
-using static TorchSharp.torch;
 
 namespace Superalign.Experiments.Protocols;
 

@@ -73,16 +73,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
             .Concat(Options.StrongTrunks).Distinct().ToList();
         int total = trunks.Count + TrainingsPerSeed() * Options.Seeds.Count;
-        var diagnostics = new List<TrunkDiagnostics>();
-        for (int i = 0; i < trunks.Count; i++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var d = task.Trunk(trunks[i]).Diagnostics;
-            diagnostics.Add(d);
-            Logger.LogInformation("Pretrained trunk {Trunk} in {Seconds:F1} s: auxiliary R² {Aux:F3}, representation R² {Rep:F3}",
-                d.Spec.Name, d.PretrainSeconds, d.AuxiliaryR2, d.RepresentationR2);
-            progress?.Report(new ProtocolProgress(ProtocolName, $"trunk {d.Spec.Name} pretrained", i + 1, total));
-        }
+        var diagnostics = ClassifierTraining.PretrainTrunks(task, trunks, Stages(progress, total), Logger, cancellationToken);
 
         var setup = new WeakToStrongSetup(train, test,
             Options.WeakTrunks.Select(w => new WeakToStrongModel(w.Name, r => task.Probe(Member(w, r.Member)))).ToList(),
@@ -120,11 +111,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         {
             ct.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var (a, b) = Split(n, seed);
-            var xa = setup.Train.Features.index_select(0, a.to(setup.Train.Features.device));
-            var ya = setup.Train.Labels.index_select(0, a.to(setup.Train.Labels.device));
-            var xb = setup.Train.Features.index_select(0, b.to(setup.Train.Features.device));
-            var yb = setup.Train.Labels.index_select(0, b.to(setup.Train.Labels.device));
+            var (xa, ya, xb, yb) = ClassifierTraining.Halves(setup.Train, seed);
 
             void Report(string stage)
             {

@@ -1,11 +1,6 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Superalign.Data;
 using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
-using Superalign.Optimization;
-using Superalign.Students;
 using Superalign.Supervision;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
