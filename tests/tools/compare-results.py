@@ -2,7 +2,7 @@
 """Compares two protocol result.json files apart from timings.
 
 Drops every key whose name holds "seconds" or "costratio" (wall times and ratios of wall times), optionally renames
-keys (--rename old=new, applied to the first file), and compares the rest canonically: same keys, same values, same
+keys (--rename=old=new, applied to both files: old names map to new ones), and compares the rest canonically: same keys, same values, same
 order of list items, numbers compared as the text JSON wrote. Exit 0 when identical, 1 with the first differences."""
 import json, sys
 

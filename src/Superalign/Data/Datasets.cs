@@ -1,4 +1,3 @@
-using Superalign.Objectives;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using MathNet.Numerics.Random;
-using Superalign.Experiments.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -17,7 +17,7 @@ public sealed class AgreementTests
     [Fact]
     public void Weak_errors_are_split_into_copied_corrected_and_other()
     {
-        var a = Agreement.WeakErrors(Labels, Weak, Student);
+        var a = SupervisorAgreement.WeakErrors(Labels, Weak, Student);
 
         Assert.Equal(new WeakErrorAnalysis(10, WeakErrors: 5, Copied: 2, Corrected: 2, OtherErrors: 1), a);
         Assert.Equal(0.4, a.CopiedFraction, 12);
@@ -27,7 +27,7 @@ public sealed class AgreementTests
     [Fact]
     public void Agreement_and_accuracy_on_the_hand_made_case()
     {
-        Assert.Equal(0.6, Agreement.Rate(Student, Weak), 12);
+        Assert.Equal(0.6, SupervisorAgreement.Rate(Student, Weak), 12);
         Assert.Equal(0.5, ClassificationAccuracy.Of(Weak, Labels), 12);
         Assert.Equal(0.6, ClassificationAccuracy.Of(Student, Labels), 12);
         Assert.Equal(new double[] { 1, 1, 0, 0, 1, 1, 1, 0, 1, 0 }, ClassificationAccuracy.Correct(Student, Labels));
@@ -48,12 +48,12 @@ public sealed class AgreementTests
         }
         long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
-        var a = Agreement.WeakErrors(labels, weakSoft, studentLogits);
-        double rate = Agreement.Rate(studentLogits, weakSoft);
+        var a = SupervisorAgreement.WeakErrors(labels, weakSoft, studentLogits);
+        double rate = SupervisorAgreement.Rate(studentLogits, weakSoft);
         double acc = ClassificationAccuracy.Of(studentLogits, labels);
 
         Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
-        Assert.Equal(Agreement.WeakErrors(Labels, Weak, Student), a);
+        Assert.Equal(SupervisorAgreement.WeakErrors(Labels, Weak, Student), a);
         Assert.Equal(0.6, rate, 12);
         Assert.Equal(0.6, acc, 12);
         Assert.Equal(Student, ClassificationAccuracy.Predictions(studentLogits));
@@ -62,7 +62,7 @@ public sealed class AgreementTests
     [Fact]
     public void Without_weak_errors_the_fractions_are_undefined()
     {
-        var a = Agreement.WeakErrors(new[] { 0, 1 }, new[] { 0, 1 }, new[] { 1, 1 });
+        var a = SupervisorAgreement.WeakErrors(new[] { 0, 1 }, new[] { 0, 1 }, new[] { 1, 1 });
         Assert.Equal(0, a.WeakErrors);
         Assert.True(double.IsNaN(a.CopiedFraction));
         Assert.True(double.IsNaN(a.CorrectedFraction));
@@ -77,13 +77,13 @@ public sealed class AgreementTests
     [Fact]
     public void Bad_inputs_name_the_parameter()
     {
-        Assert.Equal("first", Assert.Throws<ArgumentException>(() => Agreement.Rate(Array.Empty<int>(), Array.Empty<int>())).ParamName);
-        Assert.Equal("second", Assert.Throws<ArgumentException>(() => Agreement.Rate(new[] { 1, 2 }, new[] { 1 })).ParamName);
-        Assert.Equal("weak", Assert.Throws<ArgumentException>(() => Agreement.WeakErrors(Labels, Weak[..9], Student)).ParamName);
-        Assert.Equal("student", Assert.Throws<ArgumentException>(() => Agreement.WeakErrors(Labels, Weak, Student[..9])).ParamName);
+        Assert.Equal("first", Assert.Throws<ArgumentException>(() => SupervisorAgreement.Rate(Array.Empty<int>(), Array.Empty<int>())).ParamName);
+        Assert.Equal("second", Assert.Throws<ArgumentException>(() => SupervisorAgreement.Rate(new[] { 1, 2 }, new[] { 1 })).ParamName);
+        Assert.Equal("weak", Assert.Throws<ArgumentException>(() => SupervisorAgreement.WeakErrors(Labels, Weak[..9], Student)).ParamName);
+        Assert.Equal("student", Assert.Throws<ArgumentException>(() => SupervisorAgreement.WeakErrors(Labels, Weak, Student[..9])).ParamName);
         Assert.Equal("predictions", Assert.Throws<ArgumentException>(() => ClassificationAccuracy.Of(new[] { 1 }, new[] { 1, 2 })).ParamName);
         using var scope = NewDisposeScope();
-        Assert.Equal("second", Assert.Throws<ArgumentException>(() => Agreement.Rate(zeros(3, 2), zeros(3, 2, 2))).ParamName);
+        Assert.Equal("second", Assert.Throws<ArgumentException>(() => SupervisorAgreement.Rate(zeros(3, 2), zeros(3, 2, 2))).ParamName);
         Assert.Equal("labels", Assert.Throws<ArgumentException>(() => ClassificationAccuracy.Of(zeros(3, 2), zeros(3))).ParamName);
     }
 }

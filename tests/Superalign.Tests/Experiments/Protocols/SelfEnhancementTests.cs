@@ -59,4 +59,15 @@ public class SelfEnhancementTests
         Assert.Equal("DiversitySamples", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { DiversitySamples = 1 })).ParamName);
         Assert.Equal("ConformityLoss", Assert.Throws<ArgumentOutOfRangeException>(() => new SelfEnhancement(new SelfEnhancementOptions { ConformityLoss = "x" })).ParamName);
     }
+
+    [Fact]
+    public void Round_prompt_seeds_are_the_same_in_every_process()
+    {
+        // A golden value computed by hand from seed·7919 + salt·104729 + 17 with salt = 10000 + 16·round + judge:
+        // a per-process randomised hash (HashCode.Combine, used before) could not reproduce it in a new process.
+        Assert.Equal(unchecked(3 * 7919 + (10_000 + 16 * 2 + 1) * 104729 + 17), SelfEnhancement.RoundPromptSeed(3, 2, FeedbackJudge.Peer));
+        var all = from seed in Enumerable.Range(0, 20) from round in Enumerable.Range(1, 5) from judge in Enum.GetValues<FeedbackJudge>()
+                  select SelfEnhancement.RoundPromptSeed(seed, round, judge);
+        Assert.Equal(20 * 5 * 3, all.Distinct().Count());
+    }
 }

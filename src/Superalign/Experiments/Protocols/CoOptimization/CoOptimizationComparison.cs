@@ -169,8 +169,8 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         var means = o.Schedules.ToDictionary(s => s.Name, s =>
         {
             var mine = runs.Where(r => r.Schedule == s.Name).ToList();
-            return (Competence: Summaries.Of(mine.Select(r => r.Scores.Competence).ToList(), level),
-                    Conformity: Summaries.Of(mine.Select(r => r.Scores.Conformity).ToList(), level));
+            return (Competence: MeanSummary.Of(mine.Select(r => r.Scores.Competence).ToList(), level),
+                    Conformity: MeanSummary.Of(mine.Select(r => r.Scores.Conformity).ToList(), level));
         });
         double competenceOnly = means.TryGetValue("competence-only", out var c) ? c.Competence.Mean : double.NaN;
         bool Dominated(string name) => means.Any(other => other.Key != name
@@ -195,7 +195,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
             foreach (var point in run.Trajectory)
                 tracker.Record($"{run.Schedule}/seed {run.Seed}", point.Batches, point.Competence, point.Conformity);
         // One run gives one final point: its hypervolume is competence × conformity; summarised over seeds.
-        var hypervolumes = o.Schedules.ToDictionary(s => s.Name, s => Summaries.Of(runs.Where(r => r.Schedule == s.Name)
+        var hypervolumes = o.Schedules.ToDictionary(s => s.Name, s => MeanSummary.Of(runs.Where(r => r.Schedule == s.Name)
             .Select(r => ParetoAnalysis.Hypervolume([new ParetoPoint(r.Schedule, 0, r.Scores.Competence, r.Scores.Conformity)])).ToList(), level));
         var versusAlternating = o.Schedules.Where(s => s.Name != "alternating").Select(s => Paired(s.Name, "alternating", runs))
             .OfType<PairedComparison>().ToList();
@@ -217,8 +217,8 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         var a = runs.Where(r => r.Schedule == first).OrderBy(r => r.Seed).ToList();
         var b = runs.Where(r => r.Schedule == second).OrderBy(r => r.Seed).ToList();
         return new PairedComparison(first, second,
-            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Competence - y.Scores.Competence).ToList(), Options.ConfidenceLevel),
-            Summaries.Of(a.Zip(b, (x, y) => x.Scores.Conformity - y.Scores.Conformity).ToList(), Options.ConfidenceLevel));
+            MeanSummary.Of(a.Zip(b, (x, y) => x.Scores.Competence - y.Scores.Competence).ToList(), Options.ConfidenceLevel),
+            MeanSummary.Of(a.Zip(b, (x, y) => x.Scores.Conformity - y.Scores.Conformity).ToList(), Options.ConfidenceLevel));
     }
 
     private static string Verdict(List<ScheduleSummary> summaries, string? winner, string bestCompetence, string bestConformity, string? bestOfBoth, PairedComparison? versus)

@@ -79,7 +79,7 @@ internal static class ClassifierTraining
     public static SummaryStatistics? SummaryOrNull(IEnumerable<double> values, double level)
     {
         var finite = values.Where(double.IsFinite).ToArray();
-        return finite.Length == 0 ? null : Summaries.Of(finite, level);
+        return finite.Length == 0 ? null : MeanSummary.Of(finite, level);
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace Superalign.Experiments.Protocols;
 /// schedules round-trip through JSON: <c>{"kind": "fixed-ratio", "competenceSteps": 1, "conformitySteps": 2}</c>,
 /// <c>{"kind": "joint", "competenceStart", "conformityStart", "competenceEnd", "conformityEnd", "interpolation"}</c>,
 /// <c>{"kind": "annealed-ratio", "conformityShareStart", "conformityShareEnd", "interpolation"}</c>,
-/// <c>{"kind": "sequential", "competenceFraction"}</c>. A schedule of your own cannot be written (it has no data form).
+/// <c>{"kind": "sequential", "competenceFraction"}</c>. A schedule of your own is written as
+/// <c>{"kind": "custom", "type", "description"}</c> so that results that used it can be saved, and cannot be read back.
 /// </summary>
 internal sealed class ScheduleJsonConverter : JsonConverter<IAlternationSchedule>
 {
@@ -43,8 +44,11 @@ internal sealed class ScheduleJsonConverter : JsonConverter<IAlternationSchedule
                 writer.WriteNumber("competenceFraction", s.CompetenceFraction);
                 break;
             default:
-                throw new NotSupportedException(
-                    $"The schedule {value.GetType().Name} has no JSON form: only the built-in schedules of AlternationSchedules can be written to a configuration.");
+                // A result that used a schedule of your own is still written; only the built-in schedules read back.
+                writer.WriteString("kind", "custom");
+                writer.WriteString("type", value.GetType().FullName);
+                writer.WriteString("description", value.ToString());
+                break;
         }
         writer.WriteEndObject();
     }
@@ -64,6 +68,8 @@ internal sealed class ScheduleJsonConverter : JsonConverter<IAlternationSchedule
                     Number(root, "competenceEnd"), Number(root, "conformityEnd"), Interpolation(root)),
                 "annealed-ratio" => AlternationSchedules.AnnealedRatio(Number(root, "conformityShareStart"), Number(root, "conformityShareEnd"), Interpolation(root)),
                 "sequential" => AlternationSchedules.Sequential(Number(root, "competenceFraction")),
+                "custom" => throw new JsonException(
+                    $"The schedule {(root.TryGetProperty("type", out var t) ? t.GetString() : "of this configuration")} is not a built-in one and cannot be read from JSON; give it in code."),
                 _ => throw new JsonException($"Unknown schedule kind '{kind}'; known: fixed-ratio, joint, annealed-ratio, sequential."),
             };
         }

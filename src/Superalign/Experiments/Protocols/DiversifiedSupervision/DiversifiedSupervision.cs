@@ -22,7 +22,7 @@ namespace Superalign.Experiments.Protocols;
 /// the curricula, which change the order — the same batches. Every model is evaluated on the test set.</para>
 /// <para>Reported per (seed, variant): accuracy, PGR against the single supervisor (member 0) and against the
 /// variant's own supervisor, and for every member the fraction of its test errors the student reproduces
-/// (<see cref="Agreement.WeakErrors(int[], int[], int[])"/>), with t-intervals over seeds and paired differences
+/// (<see cref="SupervisorAgreement.WeakErrors(int[], int[], int[])"/>), with t-intervals over seeds and paired differences
 /// against the single-supervisor student. The ceiling's copied fractions give the floor: errors of a member that even
 /// a ground-truth-trained strong model makes the same way.</para>
 /// </remarks>
@@ -100,7 +100,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                 report($"seed {seed}: ceiling {o.Student.Name} trained on B");
 
                 List<MemberErrorCopies> Copies(int[] predictions) => o.Members.Select((spec, m) =>
-                    new MemberErrorCopies(spec.Name, Agreement.WeakErrors(testLabels, memberTests[m].Predictions, predictions))).ToList();
+                    new MemberErrorCopies(spec.Name, SupervisorAgreement.WeakErrors(testLabels, memberTests[m].Predictions, predictions))).ToList();
 
                 perSeed.Add(new DiversifiedSupervisionSeed(seed, memberTests.Select(e => e.Accuracy).ToArray(), ensembleTest.Accuracy,
                     ensemble.Disagreement(test.Features), weights.Average(), weights.Count(w => w >= 1 - 1e-6) / (double)weights.Length,
@@ -140,7 +140,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                     var row = new DiversifiedSupervisionRow(seed, variant, supervisorName, member, supervisor.Accuracy, studentTest.Accuracy, ceilingTest.Accuracy,
                         PerformanceGapRecovered.Compute(memberTests[0].Accuracy, studentTest.Accuracy, ceilingTest.Accuracy).Value,
                         PerformanceGapRecovered.Compute(supervisor.Accuracy, studentTest.Accuracy, ceilingTest.Accuracy).Value,
-                        Agreement.Rate(studentTest.Predictions, supervisor.Predictions), copies,
+                        SupervisorAgreement.Rate(studentTest.Predictions, supervisor.Predictions), copies,
                         copies.Select(c => c.CopiedFraction).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Max(),
                         variant == DiversityVariant.AgreementWeighted ? weights.Average() : null);
                     rows.Add(row);
@@ -183,8 +183,8 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                 isAlone(m) || !mine.All(r => alone.ContainsKey((m, r.Seed))) ? null
                     : ClassifierTraining.SummaryOrNull(mine.Select(r => f(r) - f(alone[(m, r.Seed)])), level);
             return new DiversityVariantSummary(p.Variant, mine[0].Supervisor,
-                Summaries.Of(mine.Select(r => r.SupervisorAccuracy).ToArray(), level),
-                Summaries.Of(mine.Select(r => r.StudentAccuracy).ToArray(), level),
+                MeanSummary.Of(mine.Select(r => r.SupervisorAccuracy).ToArray(), level),
+                MeanSummary.Of(mine.Select(r => r.StudentAccuracy).ToArray(), level),
                 ClassifierTraining.SummaryOrNull(mine.Select(r => r.Pgr), level),
                 ClassifierTraining.SummaryOrNull(mine.Select(r => r.PgrOverSupervisor), level),
                 Options.Members.Select((spec, m) => new MemberCopySummary(spec.Name,

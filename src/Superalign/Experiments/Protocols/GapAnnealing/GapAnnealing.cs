@@ -181,8 +181,8 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                     Bootstrap.MeanDifference(chained.Correct, directTest.Correct, o.ConfidenceLevel, o.BootstrapResamples, ClassifierTraining.MixSeed(seed, 2000)),
                     o.Ladder[trace.OutputRung].Name, output.Accuracy,
                     rounds.Count(r => r.Decision.Accepted), rounds.Count(r => !r.Decision.Accepted),
-                    Agreement.WeakErrors(testLabels, weakTest.Predictions, chained.Predictions),
-                    Agreement.WeakErrors(testLabels, weakTest.Predictions, directTest.Predictions));
+                    SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, chained.Predictions),
+                    SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, directTest.Predictions));
                 seeds.Add(seedResult);
                 Logger.LogInformation("seed {Seed}: weak {Weak:P1}, chained {Chained:P1}, direct {Direct:P1} ({Steps} steps), ceiling {Ceiling:P1}; {Accepted} accepted, {Rejected} rejected",
                     seed, seedResult.WeakTestAccuracy, seedResult.ChainedAccuracy, seedResult.DirectAccuracy, chainSteps, seedResult.CeilingAccuracy,
@@ -295,10 +295,10 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     private GapAnnealingSummary Summarize(IReadOnlyList<GapAnnealingSeedResult> seeds)
     {
         double level = Options.ConfidenceLevel;
-        SummaryStatistics Of(Func<GapAnnealingSeedResult, double> f) => Summaries.Of(seeds.Select(f).ToArray(), level);
+        SummaryStatistics Of(Func<GapAnnealingSeedResult, double> f) => MeanSummary.Of(seeds.Select(f).ToArray(), level);
         var rungs = seeds.SelectMany(s => s.Rounds.Select(r => (Seed: s, Round: r))).GroupBy(x => x.Round.StudentRung).OrderBy(g => g.Key)
             .Select(g => new GapAnnealingRungSummary(g.First().Round.Student, g.Key, g.Count(), g.Count(x => x.Round.Decision.Accepted),
-                Summaries.Of(g.Select(x => x.Round.StudentTestAccuracy).ToArray(), level), g.Average(x => x.Round.CeilingTestAccuracy)))
+                MeanSummary.Of(g.Select(x => x.Round.StudentTestAccuracy).ToArray(), level), g.Average(x => x.Round.CeilingTestAccuracy)))
             .ToList();
         return new GapAnnealingSummary(
             Of(s => s.WeakTestAccuracy), Of(s => s.CeilingAccuracy), Of(s => s.ChainedAccuracy), Of(s => s.DirectAccuracy),

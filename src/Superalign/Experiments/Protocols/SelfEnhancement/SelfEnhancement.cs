@@ -95,7 +95,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         IReadOnlyList<ArithmeticPrompt> pool, int seed, int round, CancellationToken cancellationToken)
     {
         var o = Options;
-        var rng = new Random(HashCode.Combine(seed, round, (int)judge));
+        var rng = new Random(RoundPromptSeed(seed, round, judge));
         var prompts = Enumerable.Range(0, o.PromptsPerRound).Select(_ => pool[rng.Next(pool.Count)]).ToList();
         long sampleSeed = seed * 1000L + round * 10 + (int)judge;
         var first = Sample(task, policy, prompts, sampleSeed);
@@ -147,6 +147,12 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
             Diversity(task, policy, seed + round));
     }
 
+    /// <summary>
+    /// The seed of a round's prompt draw. A pure function of its arguments, so that a run repeats in every process
+    /// (<see cref="HashCode"/> is randomised per process and made the rounds differ from run to run).
+    /// </summary>
+    internal static int RoundPromptSeed(int seed, int round, FeedbackJudge judge) => ClassifierTraining.MixSeed(seed, 10_000 + 16 * round + (int)judge);
+
     /// <summary>The checkers' rank of a response: conformant counts most, then a correct answer.</summary>
     internal static int Truth(ValueConflictTask task, ArithmeticPrompt prompt, string response)
     {
@@ -191,10 +197,10 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                 var rows = mine.Select(r => r.Rounds[round]).ToList();
                 var agreement = rows.Select(r => r.JudgeAgreement).Where(double.IsFinite).ToList();
                 summaries.Add(new RoundSummary(judge, round,
-                    Summaries.Of(rows.Select(r => r.Scores.Competence).ToList(), level),
-                    Summaries.Of(rows.Select(r => r.Scores.Conformity).ToList(), level),
-                    agreement.Count == 0 ? null : Summaries.Of(agreement, level),
-                    Summaries.Of(rows.Select(r => r.Diversity).ToList(), level)));
+                    MeanSummary.Of(rows.Select(r => r.Scores.Competence).ToList(), level),
+                    MeanSummary.Of(rows.Select(r => r.Scores.Conformity).ToList(), level),
+                    agreement.Count == 0 ? null : MeanSummary.Of(agreement, level),
+                    MeanSummary.Of(rows.Select(r => r.Diversity).ToList(), level)));
             }
         }
         return summaries;

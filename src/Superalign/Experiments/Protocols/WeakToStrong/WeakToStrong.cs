@@ -222,8 +222,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             Options.BootstrapResamples, seed: unchecked(seed * 7919 + index));
         return new WeakToStrongRow(variant, weak, strong, seed, w.Accuracy, student.Accuracy, ceiling.Accuracy,
             pgr.Value, pgr.ExclusionReason, interval,
-            Agreement.Rate(student.Predictions, w.Predictions),
-            Agreement.WeakErrors(labels, w.Predictions, student.Predictions),
+            SupervisorAgreement.Rate(student.Predictions, w.Predictions),
+            SupervisorAgreement.WeakErrors(labels, w.Predictions, student.Predictions),
             w.Ece, student.Ece, ceiling.Ece, supervision.Disagreement);
     }
 
@@ -233,7 +233,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             var included = g.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray();
             var median = PerformanceGapRecovered.Median(g.Select(r => (r.WeakAccuracy, r.StudentAccuracy, r.CeilingAccuracy)).ToList(), Options.MinimumGap);
             return new WeakToStrongPairSummary(g.Key.Variant, g.Key.Weak, g.Key.Strong, median.Included, median.Excluded, median.Median,
-                included.Length == 0 ? null : Summaries.Of(included, Options.ConfidenceLevel),
+                included.Length == 0 ? null : MeanSummary.Of(included, Options.ConfidenceLevel),
                 g.Average(r => r.WeakAccuracy), g.Average(r => r.StudentAccuracy), g.Average(r => r.CeilingAccuracy));
         }).ToList();
 
@@ -244,7 +244,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                 .Select(s => s.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray())
                 .Where(v => v.Length > 0).Select(v => v.Average()).ToArray();
             return new WeakToStrongSizeSummary(g.Key.Variant, g.Key.Strong, perSeed.Length,
-                perSeed.Length == 0 ? null : Summaries.Of(perSeed, Options.ConfidenceLevel));
+                perSeed.Length == 0 ? null : MeanSummary.Of(perSeed, Options.ConfidenceLevel));
         }).ToList();
 
     private IReadOnlyList<WeakToStrongVariantSummary> VariantSummaries(IReadOnlyList<WeakToStrongRow> rows) =>

@@ -4,7 +4,7 @@ using MathNet.Numerics.Statistics;
 
 namespace Superalign.Experiments.Metrics;
 
-/// <summary>How <see cref="Summaries"/> builds its interval for the mean.</summary>
+/// <summary>How <see cref="MeanSummary"/> builds its interval for the mean.</summary>
 public enum IntervalMethod
 {
     /// <summary>
@@ -37,7 +37,7 @@ public sealed record SummaryStatistics(double Mean, double StandardDeviation, do
 }
 
 /// <summary>Summary statistics over repeated runs (seeds), for reporting results with intervals.</summary>
-public static class Summaries
+public static class MeanSummary
 {
     /// <summary>Mean, standard deviation and a confidence interval for the mean of <paramref name="values"/>.</summary>
     /// <param name="values">One finite value per seed (at least one). Drop excluded (NaN) PGRs before summarising.</param>

@@ -25,7 +25,7 @@ public sealed record WeakErrorAnalysis(int Examples, int WeakErrors, int Copied,
 /// diagnostics the weak-to-strong protocol reports beside PGR (a student that imitates its supervisor perfectly has
 /// agreement 1 and copies every error).
 /// </summary>
-public static class Agreement
+public static class SupervisorAgreement
 {
     /// <summary>Fraction of examples on which two predictors choose the same class.</summary>
     /// <param name="first">Class ids <c>[N]</c> (e.g. the student's predictions).</param>
