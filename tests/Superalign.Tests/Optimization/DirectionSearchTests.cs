@@ -128,8 +128,9 @@ public sealed class DirectionSearchTests : IDisposable
             foreach (var choice in new[] { DirectionChoice.ParetoFirst, DirectionChoice.Scalarized })
             {
                 var v = DirectionSearchRule.Choose(x.C0, x.F0, x.After, choice, x.Pc, x.Pf);
-                // The score, recomputed here.
-                double Score((double C, double F) a) => x.Pc * (a.C - x.C0) / x.C0 + x.Pf * (a.F - x.F0) / x.F0;
+                // The score, recomputed here as π·(Δ/L) term by term: (π·Δ)/L rounds differently, and on exact ties
+                // (e.g. −0.29 − 0.19 against −0.46 − 0.02) the tie-break below would then compare rounding noise.
+                double Score((double C, double F) a) => x.Pc * ((a.C - x.C0) / x.C0) + x.Pf * ((a.F - x.F0) / x.F0);
                 bool Pareto((double C, double F) a) => a.C <= x.C0 && a.F <= x.F0;
                 for (int i = 0; i < x.After.Length; i++)
                     if (Math.Abs(v.Scores[i] - Score(x.After[i])) > 1e-12) throw new Exception($"score {i}: {v.Scores[i]} vs {Score(x.After[i])}");
