@@ -59,6 +59,11 @@ public sealed class AlternatingOptimizer : IDisposable
         options.Validate();
         if (competence is null && conformity is null)
             throw new ArgumentException("At least one of the competence and conformity objectives is needed.", nameof(competence));
+        // Checked before the updater exists, so that a rejected configuration leaves nothing to dispose.
+        if (options.DirectionSearch is not null && (competence is null || conformity is null))
+            throw new ArgumentException(
+                $"{nameof(AlternatingOptimizerOptions.DirectionSearch)} scores every candidate on both objectives: give both the competence and the conformity objective.",
+                competence is null ? nameof(competence) : nameof(conformity));
         _competence = competence;
         _conformity = conformity;
         _reference = reference;
@@ -81,10 +86,6 @@ public sealed class AlternatingOptimizer : IDisposable
         _conflicts = new ConflictAwareGradients(_losses, _updater, options.ConflictMode);
         if (options.DirectionSearch is { } search)
         {
-            if (competence is null || conformity is null)
-                throw new ArgumentException(
-                    $"{nameof(AlternatingOptimizerOptions.DirectionSearch)} scores every candidate on both objectives: give both the competence and the conformity objective.",
-                    competence is null ? nameof(competence) : nameof(conformity));
             if (_updater is not FlatAdamW flat)
             {
                 _updater.Dispose();
@@ -163,7 +164,7 @@ public sealed class AlternatingOptimizer : IDisposable
 
             double gradNorm = _updater.ClipGradients(_options.MaxGradientNorm);
             StepLosses.Check(gradNorm, step, plan.Phase, "gradient norm");
-            double lr = LearningRateSchedule.At(step, _options.TotalSteps, _options.LearningRate, _options.WarmupSteps, _options.Decay, _options.MinLearningRateRatio);
+            double lr = _options.LearningRateAt(step);
             _updater.Step(lr);
             Applied();
 

@@ -101,6 +101,10 @@ public sealed record AlternatingOptimizerOptions
         DirectionSearch?.Validate();
     }
 
+    /// <summary>The learning rate of update <paramref name="step"/> under these options (warm-up, then the decay).</summary>
+    internal double LearningRateAt(long step) =>
+        LearningRateSchedule.At(step, TotalSteps, LearningRate, WarmupSteps, Decay, MinLearningRateRatio);
+
     private static ArgumentOutOfRangeException Invalid(string name, object value, string range) =>
         new(name, value, $"{nameof(AlternatingOptimizerOptions)}.{name} must be {range}; got {value}.");
 }

@@ -22,10 +22,7 @@ internal sealed class ConflictAwareGradients(StepLosses losses, IParameterUpdate
         var kept = GradientsKeptApart.Accumulate(losses, updater, sums, competenceData, conformityData, copyConformity: false);
         var combination = GradientConflict.Combine(kept.Geometry, sums.Plan.CompetenceWeight, sums.Plan.ConformityWeight, mode);
         kept.Competence.CombineInto(updater.Gradients(), combination.CompetenceCoefficient, combination.ConformityCoefficient);
-        if (mode == ConflictMode.ProjectConflicting)
-            sums.Metrics[MetricNames.ConflictProjected] = combination.Projected ? 1 : 0;
-        else if (mode == ConflictMode.MinNorm)
-            sums.Metrics[MetricNames.ConflictMinNormAlpha] = combination.MinNormAlpha;
+        combination.Report(mode, sums.Metrics);
     }
 
     /// <summary>

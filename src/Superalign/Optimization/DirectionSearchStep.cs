@@ -82,7 +82,7 @@ internal sealed class DirectionSearchStep
             StepLosses.Check(before.Competence, step, TrainingPhase.Joint, "competence probe loss");
             StepLosses.Check(before.Conformity, step, TrainingPhase.Joint, "conformity probe loss");
 
-            double lr = LearningRateSchedule.At(step, _options.TotalSteps, _options.LearningRate, _options.WarmupSteps, _options.Decay, _options.MinLearningRateRatio);
+            double lr = _options.LearningRateAt(step);
             saved = _updater.Save();
             var after = new List<(double Competence, double Conformity)>(_search.Candidates.Count);
             foreach (var candidate in _search.Candidates)
@@ -112,10 +112,7 @@ internal sealed class DirectionSearchStep
             applied = true;
             onApplied();
 
-            if (winner.Phase == TrainingPhase.Joint && _options.ConflictMode == ConflictMode.ProjectConflicting)
-                sums.Metrics[MetricNames.ConflictProjected] = combination.Projected ? 1 : 0;
-            else if (winner.Phase == TrainingPhase.Joint && _options.ConflictMode == ConflictMode.MinNorm)
-                sums.Metrics[MetricNames.ConflictMinNormAlpha] = combination.MinNormAlpha;
+            if (winner.Phase == TrainingPhase.Joint) combination.Report(_options.ConflictMode, sums.Metrics);
             sums.Metrics[MetricNames.SearchWinner] = verdict.Index;
             sums.Metrics[MetricNames.SearchParetoImprovement] = verdict.ParetoImprovement ? 1 : 0;
             sums.Metrics[MetricNames.SearchProbeCompetence] = before.Competence;

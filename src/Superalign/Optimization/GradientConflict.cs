@@ -32,7 +32,17 @@ internal readonly record struct GradientGeometry(double CompetenceSquaredNorm, d
 /// <param name="ConformityCoefficient">Coefficient of the (unweighted) conformity gradient.</param>
 /// <param name="Projected">Whether PCGrad found a conflict and projected.</param>
 /// <param name="MinNormAlpha">MGDA's α* (weight of w_c·g_c in the hull); NaN for the other modes.</param>
-internal readonly record struct GradientCombination(double CompetenceCoefficient, double ConformityCoefficient, bool Projected, double MinNormAlpha);
+internal readonly record struct GradientCombination(double CompetenceCoefficient, double ConformityCoefficient, bool Projected, double MinNormAlpha)
+{
+    /// <summary>Adds the mode's own metric of a joint step's combination (PCGrad: projected or not; MGDA: α*) to <paramref name="metrics"/>.</summary>
+    public void Report(ConflictMode mode, Dictionary<string, double> metrics)
+    {
+        if (mode == ConflictMode.ProjectConflicting)
+            metrics[MetricNames.ConflictProjected] = Projected ? 1 : 0;
+        else if (mode == ConflictMode.MinNorm)
+            metrics[MetricNames.ConflictMinNormAlpha] = MinNormAlpha;
+    }
+}
 
 /// <summary>
 /// The two-objective gradient combinations of <see cref="ConflictMode"/>. With two gradients every mode yields

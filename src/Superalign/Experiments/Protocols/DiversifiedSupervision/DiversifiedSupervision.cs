@@ -34,8 +34,6 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
     /// <summary>The <see cref="DiversifiedSupervisionRow.Supervisor"/> of the variants trained on the ensemble's labels.</summary>
     public const string EnsembleName = "ensemble";
 
-    private const long TrainStream = 1, TestStream = 2;
-
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
     /// <param name="loggerFactory">Optional logging: one line per row.</param>
@@ -53,8 +51,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
         var device = Devices.Parse(o.Device);
         using var task = new RepresentationTask(o.Task, device);
         using var scope = NewDisposeScope();
-        var train = task.Sample(o.TrainSize, TrainStream);
-        var test = task.Sample(o.TestSize, TestStream);
+        var (train, test) = ClassifierTraining.TrainAndTest(task, o.TrainSize, o.TestSize);
         var specs = o.Members.Append(o.Student).Distinct().ToList();
         int total = specs.Count + (o.Members.Count + 1 + Plan().Count) * o.Seeds.Count;
         var report = Stages(progress, total);

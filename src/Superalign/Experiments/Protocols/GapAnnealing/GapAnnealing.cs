@@ -34,7 +34,8 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "gap-annealing";
 
-    private const long TrainStream = 1, TestStream = 2, ProbeStream = 3;
+    // The probe set's streams lie beside the training (1) and test (2) streams of ClassifierTraining.TrainAndTest.
+    private const long ProbeStream = 3;
 
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
@@ -53,8 +54,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
         var device = Devices.Parse(o.Device);
         using var task = new RepresentationTask(o.Task, device);
         using var scope = NewDisposeScope();
-        var train = task.Sample(o.TrainSize, TrainStream);
-        var test = task.Sample(o.TestSize, TestStream);
+        var (train, test) = ClassifierTraining.TrainAndTest(task, o.TrainSize, o.TestSize);
         int last = o.Ladder.Count - 1;
         bool capability = o.Schedule.Kind == GapScheduleKind.CapabilityGap;
         int perSeed = 1 + (capability ? o.CapabilityFolds * o.Ladder.Count : 0) + PlannedRounds() + 2 + last;

@@ -32,7 +32,6 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "weak-to-strong";
 
-    private const long TrainStream = 1, TestStream = 2;
     private readonly WeakToStrongSetup? _setup;
 
     /// <summary>The protocol on the built-in <see cref="RepresentationTask"/>.</summary>
@@ -67,8 +66,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         var device = Devices.Parse(Options.Device);
         using var task = new RepresentationTask(Options.Task, device);
         using var scope = NewDisposeScope();
-        var train = task.Sample(Options.TrainSize, TrainStream);
-        var test = task.Sample(Options.TestSize, TestStream);
+        var (train, test) = ClassifierTraining.TrainAndTest(task, Options.TrainSize, Options.TestSize);
         int members = Options.Ensemble ? Options.EnsembleMembers : 1;
         var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
             .Concat(Options.StrongTrunks).Distinct().ToList();
