@@ -63,7 +63,8 @@ public class CoOptimizationComparisonTests
     {
         var options = Small(new ScheduleCandidate("conformity-only", AlternationSchedules.ConformityOnly())) with
         {
-            ModelDim = 64, Layers = 2, Heads = 4, PretrainSteps = 100, BatchBudget = 200, Checkpoints = 0,
+            // 300 batches: with 200 the seed-3 run rose 9.5 points (58.7% -> 68.2%), at the edge of the bound; 300 gives 82.0%.
+            ModelDim = 64, Layers = 2, Heads = 4, PretrainSteps = 100, BatchBudget = 300, Checkpoints = 0,
         };
         var result = new CoOptimizationComparison(options).Run();
         var run = Assert.Single(result.Runs);

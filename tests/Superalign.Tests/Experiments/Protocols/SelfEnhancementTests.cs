@@ -63,9 +63,11 @@ public class SelfEnhancementTests
     [Fact]
     public void Round_prompt_seeds_are_the_same_in_every_process()
     {
-        // A golden value computed by hand from seed·7919 + salt·104729 + 17 with salt = 10000 + 16·round + judge:
-        // a per-process randomised hash (HashCode.Combine, used before) could not reproduce it in a new process.
-        Assert.Equal(unchecked(3 * 7919 + (10_000 + 16 * 2 + 1) * 104729 + 17), SelfEnhancement.RoundPromptSeed(3, 2, FeedbackJudge.Peer));
+        // A golden value computed by hand from Mix(s, k) = s·7919 + k·104729 + 17 (wrapping int arithmetic), nested as
+        // Mix(Mix(seed, 6), 16·round + judge): a per-process randomised hash (HashCode.Combine, used before) could not
+        // reproduce it in a new process.
+        int inner = unchecked(3 * 7919 + 6 * 104729 + 17);
+        Assert.Equal(unchecked(inner * 7919 + (16 * 2 + 1) * 104729 + 17), SelfEnhancement.RoundPromptSeed(3, 2, FeedbackJudge.Peer));
         var all = from seed in Enumerable.Range(0, 20) from round in Enumerable.Range(1, 5) from judge in Enum.GetValues<FeedbackJudge>()
                   select SelfEnhancement.RoundPromptSeed(seed, round, judge);
         Assert.Equal(20 * 5 * 3, all.Distinct().Count());

@@ -28,6 +28,9 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "co-optimization";
 
+    // The random streams of a seed (SeedStreams); the task instance itself takes the seed as it is.
+    private const int InitStream = 1, BaseSftStream = 2, CompetenceBatchStream = 3, ConformityBatchStream = 4, ProbeSplitStream = 5;
+
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
     /// <param name="loggerFactory">Optional logging: the protocol's lines and the optimizers' summaries.</param>
@@ -55,8 +58,8 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
             var (train, probes) = SplitProbes(task, seed);
             (trainPrompts, testPrompts) = (train.Count, task.TestPrompts.Count);
             var competence = task.CompetenceData(train);
-            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"lm-seed{seed}", device);
-            LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
+            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", device);
+            LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
             var baseScores = task.Evaluate(baseModel);
             bases.Add(baseScores);
             Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
@@ -92,7 +95,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
             throw new ArgumentOutOfRangeException(nameof(CoOptimizationOptions.ProbePrompts), count,
                 $"{nameof(CoOptimizationOptions)}.{nameof(CoOptimizationOptions.ProbePrompts)} must leave at least one training prompt; the task has {task.TrainPrompts.Count}.");
         var order = Enumerable.Range(0, task.TrainPrompts.Count).ToArray();
-        new Random(seed + 3000).Shuffle(order);
+        new Random(SeedStreams.Mix(seed, ProbeSplitStream)).Shuffle(order);
         var probes = order.Take(count).ToHashSet();
         return (Enumerable.Range(0, order.Length).Where(i => !probes.Contains(i)).Select(i => task.TrainPrompts[i]).ToList(),
                 probes.Order().Select(i => task.TrainPrompts[i]).ToList());
@@ -133,8 +136,8 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         }
         using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create(o.CompetenceLoss),
             ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta), options, logger: OptimizerLogger());
-        var competenceBatches = competence.Batches(o.BatchSize, seed: seed + 1000);
-        var conformityBatches = conformity.Batches(o.BatchSize, seed: seed + 2000);
+        var competenceBatches = competence.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, CompetenceBatchStream));
+        var conformityBatches = conformity.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, ConformityBatchStream));
         var trajectory = new List<TrajectoryPoint> { new(0, baseScores.Competence, baseScores.Conformity) };
         // Checkpoints by batches trained, so that runs whose updates use different numbers of batches line up.
         var checkpoints = new Queue<int>(Enumerable.Range(1, o.Checkpoints).Select(k => (int)Math.Round((double)k * o.BatchBudget / (o.Checkpoints + 1))));

@@ -72,9 +72,6 @@ internal static class ClassifierTraining
         return new ClassifierEvaluation(predictions, correct, correct.Average(), Calibration.ExpectedCalibrationError(probabilities, labels));
     }
 
-    /// <summary>A seed for one training, mixed from the protocol seed and a salt (stable across runs).</summary>
-    public static int MixSeed(int seed, int salt) => unchecked(seed * 7919 + salt * 104729 + 17);
-
     /// <summary>Mean with a t-interval over the finite values, or null when there are none.</summary>
     public static SummaryStatistics? SummaryOrNull(IEnumerable<double> values, double level)
     {

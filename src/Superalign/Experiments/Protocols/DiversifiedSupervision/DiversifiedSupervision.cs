@@ -78,7 +78,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                     var model = task.Probe(o.Members[m]);
                     owned.Add(model);
                     ClassifierTraining.Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), o.Steps, o.LearningRate, o.BatchSize,
-                        ClassifierTraining.MixSeed(seed, m), cancellationToken);
+                        SeedStreams.Mix(seed, m), cancellationToken);
                     members.Add(model);
                     report($"seed {seed}: weak member {o.Members[m].Name} trained on A");
                 }
@@ -92,7 +92,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                 var ceiling = task.Probe(o.Student);
                 owned.Add(ceiling);
                 ClassifierTraining.Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), o.Steps, o.LearningRate, o.BatchSize,
-                    ClassifierTraining.MixSeed(seed, 100), cancellationToken);
+                    SeedStreams.Mix(seed, 100), cancellationToken);
                 var ceilingTest = ClassifierTraining.Evaluate(ceiling, test.Features, test.Labels);
                 report($"seed {seed}: ceiling {o.Student.Name} trained on B");
 
@@ -104,7 +104,7 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
                     ceilingTest.Accuracy, Copies(ceilingTest.Predictions)));
 
                 // One student per (variant, supervisor); the same batch seed for all, so that every variant but the curricula sees the same batches.
-                int batchSeed = ClassifierTraining.MixSeed(seed, 200);
+                int batchSeed = SeedStreams.Mix(seed, 200);
                 var memberB = new Tensor?[members.Count];
                 memberB[0] = singleB;
                 foreach (var (variant, member) in Plan())

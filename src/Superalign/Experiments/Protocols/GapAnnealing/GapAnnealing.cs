@@ -34,7 +34,8 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "gap-annealing";
 
-    // The probe set's streams lie beside the training (1) and test (2) streams of ClassifierTraining.TrainAndTest.
+    // The task's sample streams (not seeds): training 1, test 2 (ClassifierTraining.TrainAndTest), and per seed the
+    // probe set 3 + 16·(seed + 1).
     private const long ProbeStream = 3;
 
     /// <summary>Creates the protocol; validates the options.</summary>
@@ -88,7 +89,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                 // The weak model: rung 0 on A with ground truth.
                 var weak = NewProbe(0);
                 ClassifierTraining.Train(weak, xa, ya, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
-                    ClassifierTraining.MixSeed(seed, 0), cancellationToken);
+                    SeedStreams.Mix(seed, 0), cancellationToken);
                 report($"seed {seed}: weak {o.Ladder[0].Name} trained on A");
                 var weakProbe = ClassifierTraining.Evaluate(weak, probe.Features, probe.Labels);
                 var weakTest = ClassifierTraining.Evaluate(weak, test.Features, test.Labels);
@@ -116,13 +117,13 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                         using var labelScope = NewDisposeScope();
                         var soft = ClassifierTraining.Probabilities(supervisor, xb);
                         roundSteps[round] = ClassifierTraining.Train(student, xb, soft.argmax(1), soft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
-                            ClassifierTraining.MixSeed(seed, round), cancellationToken);
+                            SeedStreams.Mix(seed, round), cancellationToken);
                         report($"seed {seed}: round {round}, {o.Ladder[rung].Name} trained on {supervisor.Name}");
                         return student;
                     },
                     model => ClassifierTraining.Evaluate(model, probe.Features, probe.Labels).Correct,
                     (student, supervisor, round) => Decide(student, supervisor, o.Acceptance, o.AcceptanceMargin, o.ConfidenceLevel, o.BootstrapResamples,
-                        ClassifierTraining.MixSeed(seed, 1000 + round)),
+                        SeedStreams.Mix(seed, 1000 + round)),
                     cancellationToken);
                 int chainSteps = roundSteps.Values.Sum();
 
@@ -130,11 +131,11 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                 var weakSoft = ClassifierTraining.Probabilities(weak, xb);
                 var direct = NewProbe(last);
                 int directSteps = ClassifierTraining.Train(direct, xb, weakSoft.argmax(1), weakSoft, objective, chainSteps, o.LearningRate, o.BatchSize,
-                    ClassifierTraining.MixSeed(seed, 500), cancellationToken);
+                    SeedStreams.Mix(seed, 500), cancellationToken);
                 report($"seed {seed}: direct {o.Ladder[last].Name} trained on {o.Ladder[0].Name} for {chainSteps} steps");
                 var directShort = NewProbe(last);
                 ClassifierTraining.Train(directShort, xb, weakSoft.argmax(1), weakSoft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
-                    ClassifierTraining.MixSeed(seed, 501), cancellationToken);
+                    SeedStreams.Mix(seed, 501), cancellationToken);
                 report($"seed {seed}: direct {o.Ladder[last].Name} trained for {o.StepsPerRound} steps");
 
                 // Ceilings of every student size: B with ground truth.
@@ -143,7 +144,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                 {
                     var ceiling = NewProbe(rung);
                     ClassifierTraining.Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
-                        ClassifierTraining.MixSeed(seed, 600 + rung), cancellationToken);
+                        SeedStreams.Mix(seed, 600 + rung), cancellationToken);
                     ceilings[rung] = ClassifierTraining.Evaluate(ceiling, test.Features, test.Labels);
                     report($"seed {seed}: ceiling {o.Ladder[rung].Name} trained on B");
                 }
@@ -178,7 +179,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
                     chained.Accuracy, directTest.Accuracy, directShortTest.Accuracy, ceilingTest.Accuracy,
                     PerformanceGapRecovered.Compute(weakTest.Accuracy, chained.Accuracy, ceilingTest.Accuracy).Value,
                     PerformanceGapRecovered.Compute(weakTest.Accuracy, directTest.Accuracy, ceilingTest.Accuracy).Value,
-                    Bootstrap.MeanDifference(chained.Correct, directTest.Correct, o.ConfidenceLevel, o.BootstrapResamples, ClassifierTraining.MixSeed(seed, 2000)),
+                    Bootstrap.MeanDifference(chained.Correct, directTest.Correct, o.ConfidenceLevel, o.BootstrapResamples, SeedStreams.Mix(seed, 2000)),
                     o.Ladder[trace.OutputRung].Name, output.Accuracy,
                     rounds.Count(r => r.Decision.Accepted), rounds.Count(r => !r.Decision.Accepted),
                     SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, chained.Predictions),
@@ -210,7 +211,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     {
         int n = (int)probe.Features.shape[0], k = Options.CapabilityFolds, steps = 0;
         var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        new Random(ClassifierTraining.MixSeed(seed, 3000)).Shuffle(order);
+        new Random(SeedStreams.Mix(seed, 3000)).Shuffle(order);
         double hits = 0;
         for (int f = 0; f < k; f++)
         {
@@ -220,7 +221,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
             var fit = tensor(order[..start].Concat(order[end..]).ToArray(), device: probe.Features.device);
             using var model = task.Probe(spec);
             steps += ClassifierTraining.Train(model, probe.Features.index_select(0, fit), probe.Labels.index_select(0, fit), null, CompetenceObjectives.Create("ce"),
-                Options.CapabilitySteps, Options.LearningRate, Options.BatchSize, ClassifierTraining.MixSeed(seed, 3001 + f), ct);
+                Options.CapabilitySteps, Options.LearningRate, Options.BatchSize, SeedStreams.Mix(seed, 3001 + f), ct);
             hits += ClassifierTraining.Evaluate(model, probe.Features.index_select(0, held), probe.Labels.index_select(0, held)).Correct.Sum();
         }
         return (hits / n, steps);

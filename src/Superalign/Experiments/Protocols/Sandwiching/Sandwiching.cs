@@ -60,17 +60,17 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
         {
             var seedWatch = Stopwatch.StartNew();
             using var scope = NewDisposeScope();
-            var (trainX, trainY) = task.Generate(Options.TrainSize, Derive(seed, 1));
-            var (testX, testY) = task.Generate(Options.TestSize, Derive(seed, 2));
+            var (trainX, trainY) = task.Generate(Options.TrainSize, SeedStreams.Mix(seed, 1));
+            var (testX, testY) = task.Generate(Options.TestSize, SeedStreams.Mix(seed, 2));
             (trainX, trainY, testX, testY) = (trainX.to(device), trainY.to(device), testX.to(device), testY.to(device));
 
-            using var expert = new MlpClassifier(new MlpClassifierOptions(task.Features, task.Classes, Options.ExpertHiddenWidth, Options.ExpertDepth, Seed: Derive(seed, 3)), device, "expert");
-            Train(expert, SupervisedDataset.ForClassification(trainX, trainY).Batches(Options.BatchSize, (int)Derive(seed, 4)), Options.ExpertSteps, cancellationToken);
+            using var expert = new MlpClassifier(new MlpClassifierOptions(task.Features, task.Classes, Options.ExpertHiddenWidth, Options.ExpertDepth, Seed: SeedStreams.Mix(seed, 3)), device, "expert");
+            Train(expert, SupervisedDataset.ForClassification(trainX, trainY).Batches(Options.BatchSize, SeedStreams.Mix(seed, 4)), Options.ExpertSteps, cancellationToken);
             report($"seed {seed}: expert trained");
 
-            using var judge = new MlpClassifier(new MlpClassifierOptions(task.JudgeInputWidth, task.Classes, Options.JudgeHiddenWidth, Options.JudgeDepth, Seed: Derive(seed, 5)), device, "judge");
-            using (var generator = new Generator(unchecked((ulong)Derive(seed, 6)), CPU))
-                Train(judge, RandomRevealBatches(trainX, trainY, generator, (int)Derive(seed, 7)), Options.JudgeSteps, cancellationToken);
+            using var judge = new MlpClassifier(new MlpClassifierOptions(task.JudgeInputWidth, task.Classes, Options.JudgeHiddenWidth, Options.JudgeDepth, Seed: SeedStreams.Mix(seed, 5)), device, "judge");
+            using (var generator = new Generator(unchecked((ulong)SeedStreams.Mix(seed, 6)), CPU))
+                Train(judge, RandomRevealBatches(trainX, trainY, generator, SeedStreams.Mix(seed, 7)), Options.JudgeSteps, cancellationToken);
             report($"seed {seed}: judge trained");
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -125,9 +125,6 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
             watch.Elapsed.TotalSeconds);
     }
 
-    /// <summary>A per-seed stream id, so that the seeds of a run never share a stream.</summary>
-    private static long Derive(int seed, int stream) => (long)seed * 1009 + stream;
-
     /// <summary>Cross-entropy on ground truth with 5% warm-up, then evaluation mode.</summary>
     private void Train(IClassifierStudent student, IBatchSource<SupervisedBatch> batches, int steps, CancellationToken cancellationToken) =>
         ClassifierTraining.Train(student, batches, CompetenceObjectives.Create("ce"), steps, Options.LearningRate, cancellationToken, warmupSteps: steps / 20);
@@ -151,7 +148,7 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
         OversightMode mode, int seed, Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
-        var supervisor = new DebateJudge(judge, expert, new DebateJudgeOptions(mode, Options.Reveals, (int)Derive(seed, 8 + (int)mode)), task.Label);
+        var supervisor = new DebateJudge(judge, expert, new DebateJudgeOptions(mode, Options.Reveals, SeedStreams.Mix(seed, 8 + (int)mode)), task.Label);
         var session = supervisor.Session(x, y);
         return (ClassificationAccuracy.Predictions(session.Verdicts()), session.Claims is null ? null : ClassificationAccuracy.Predictions(session.Claims));
     }

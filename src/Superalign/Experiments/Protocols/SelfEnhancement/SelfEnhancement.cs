@@ -30,6 +30,11 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "self-enhancement";
 
+    // The random streams of a seed (SeedStreams); per round and judge the pair stream 16·round + judge, per
+    // diversity sample (round, k). The task instance itself takes the seed as it is.
+    private const int PromptOrderStream = 1, PolicyInitStream = 2, PolicySftStream = 3, PeerInitStream = 4, PeerSftStream = 5,
+        RoundPromptStream = 6, FirstSampleStream = 7, SecondSampleStream = 8, PreferenceBatchStream = 9, DiversityStream = 10;
+
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
     /// <param name="loggerFactory">Optional logging: the protocol's lines and the optimizers' summaries.</param>
@@ -53,7 +58,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         {
             cancellationToken.ThrowIfCancellationRequested();
             var task = new ValueConflictTask(o.Task with { Seed = seed });
-            var rng = new Random(seed);
+            var rng = new Random(SeedStreams.Mix(seed, PromptOrderStream));
             var order = task.TrainPrompts.OrderBy(_ => rng.Next()).ToList();
             int demoCount = Math.Max(1, (int)Math.Round(order.Count * o.DemonstrationFraction));
             var demos = order.Take(demoCount).ToList();
@@ -62,14 +67,14 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
             var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
             var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
 
-            using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed, $"policy-seed{seed}", device);
-            LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed, LoggerFactory, cancellationToken);
+            using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", device);
+            LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
             using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-                ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, seed + 7919, $"peer-seed{seed}", device)
+                ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", device)
                 : null;
             if (peer is not null)
-                LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, seed + 7919, LoggerFactory, cancellationToken);
-            var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed));
+                LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
+            var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0));
             report($"seed {seed}: SFT policy trained");
 
             foreach (var judge in o.Judges)
@@ -97,13 +102,13 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         var o = Options;
         var rng = new Random(RoundPromptSeed(seed, round, judge));
         var prompts = Enumerable.Range(0, o.PromptsPerRound).Select(_ => pool[rng.Next(pool.Count)]).ToList();
-        long sampleSeed = seed * 1000L + round * 10 + (int)judge;
-        var first = Sample(task, policy, prompts, sampleSeed);
-        var second = Sample(task, policy, prompts, sampleSeed + 500_000);
+        int pairStream = 16 * round + (int)judge;
+        var first = Sample(task, policy, prompts, SeedStreams.Mix(seed, FirstSampleStream, pairStream));
+        var second = Sample(task, policy, prompts, SeedStreams.Mix(seed, SecondSampleStream, pairStream));
 
         var kept = Enumerable.Range(0, prompts.Count).Where(i => first[i] != second[i]).ToList();
         if (kept.Count == 0)
-            return new RoundResult(round, task.Evaluate(policy), 0, double.NaN, 0, Diversity(task, policy, seed + round));
+            return new RoundResult(round, task.Evaluate(policy), 0, double.NaN, 0, Diversity(task, policy, seed, round));
         var keptPrompts = kept.Select(i => prompts[i]).ToList();
         var a = kept.Select(i => first[i]).ToList();
         var b = kept.Select(i => second[i]).ToList();
@@ -141,17 +146,17 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
             if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
             using var optimizer = new AlternatingOptimizer(policy, null, objective,
                 LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
-            optimizer.Train(null, data.Batches(o.BatchSize, seed: seed * 100 + round), cancellationToken: cancellationToken);
+            optimizer.Train(null, data.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, PreferenceBatchStream, pairStream)), cancellationToken: cancellationToken);
         }
         return new RoundResult(round, task.Evaluate(policy), kept.Count, decisive == 0 ? double.NaN : (double)agreed / decisive, decisive,
-            Diversity(task, policy, seed + round));
+            Diversity(task, policy, seed, round));
     }
 
     /// <summary>
     /// The seed of a round's prompt draw. A pure function of its arguments, so that a run repeats in every process
     /// (<see cref="HashCode"/> is randomised per process and made the rounds differ from run to run).
     /// </summary>
-    internal static int RoundPromptSeed(int seed, int round, FeedbackJudge judge) => ClassifierTraining.MixSeed(seed, 10_000 + 16 * round + (int)judge);
+    internal static int RoundPromptSeed(int seed, int round, FeedbackJudge judge) => SeedStreams.Mix(seed, RoundPromptStream, 16 * round + (int)judge);
 
     /// <summary>The checkers' rank of a response: conformant counts most, then a correct answer.</summary>
     internal static int Truth(ValueConflictTask task, ArithmeticPrompt prompt, string response)
@@ -177,11 +182,12 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         return task.Respond(policy, prompts, options);
     }
 
-    private double Diversity(ValueConflictTask task, TinyCausalLm policy, int seed)
+    /// <summary>Diversity after round <paramref name="round"/> (0 = the SFT policy): each sample its own stream.</summary>
+    private double Diversity(ValueConflictTask task, TinyCausalLm policy, int seed, int round)
     {
         var o = Options;
         var prompts = task.TestPrompts.Take(o.DiversityPrompts).ToList();
-        var samples = Enumerable.Range(0, o.DiversitySamples).Select(k => Sample(task, policy, prompts, 9_000_000L + seed * 100L + k)).ToList();
+        var samples = Enumerable.Range(0, o.DiversitySamples).Select(k => Sample(task, policy, prompts, SeedStreams.Mix(seed, DiversityStream, round, k))).ToList();
         return prompts.Select((_, i) => samples.Select(s => s[i]).Distinct().Count() / (double)o.DiversitySamples).Average();
     }
 

@@ -32,6 +32,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "weak-to-strong";
 
+    // Every training of a seed (weak, ceiling, students) sees the same batch order; each row's bootstrap its own stream.
+    private const int TrainingStream = 1, BootstrapStream = 2;
     private readonly WeakToStrongSetup? _setup;
 
     /// <summary>The protocol on the built-in <see cref="RepresentationTask"/>.</summary>
@@ -196,7 +198,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     }
 
     private void Train(IClassifierStudent model, Tensor features, Tensor labels, Tensor? softLabels, ICompetenceObjective objective, int seed, CancellationToken ct) =>
-        ClassifierTraining.Train(model, features, labels, softLabels, objective, Options.Steps, Options.LearningRate, Options.BatchSize, seed, ct);
+        ClassifierTraining.Train(model, features, labels, softLabels, objective, Options.Steps, Options.LearningRate, Options.BatchSize,
+            SeedStreams.Mix(seed, TrainingStream), ct);
 
     /// <summary>A supervisor's soft labels on B (kept as a tensor for training) and its evaluation on the test set.</summary>
     private sealed record WeakLabels(Tensor LabelsB, ClassifierEvaluation Test, EnsembleDisagreement? Disagreement);
@@ -217,7 +220,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         var w = supervision.Test;
         var pgr = PerformanceGapRecovered.Compute(w.Accuracy, student.Accuracy, ceiling.Accuracy, Options.MinimumGap);
         var interval = Bootstrap.Pgr(w.Correct, student.Correct, ceiling.Correct, Options.MinimumGap, Options.ConfidenceLevel,
-            Options.BootstrapResamples, seed: unchecked(seed * 7919 + index));
+            Options.BootstrapResamples, seed: SeedStreams.Mix(seed, BootstrapStream, index));
         return new WeakToStrongRow(variant, weak, strong, seed, w.Accuracy, student.Accuracy, ceiling.Accuracy,
             pgr.Value, pgr.ExclusionReason, interval,
             SupervisorAgreement.Rate(student.Predictions, w.Predictions),
