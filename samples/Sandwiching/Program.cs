@@ -2,7 +2,10 @@
 // see them all, on the built-in sparse-evidence task. Prints judge accuracy with no help, with one consultant and
 // after a debate, next to the expert's, with 95% intervals over seeds, and writes result.json.
 //
-//   dotnet run --project samples/Sandwiching -c Release -- [--seeds N] [--out DIR] [--device cpu|cuda|auto] [--threads N]
+//   dotnet run --project samples/Sandwiching -c Release -- [--seeds N] [--reveals K] [--amplitude A] [--evidence E]
+//       [--out DIR] [--device cpu|cuda|auto] [--threads N]
+//   --reveals, --amplitude and --evidence set SandwichingOptions.Reveals and the task's Amplitude and EvidencePerExample
+//   (the settings of the table "What we found" in docs/protocols.md).
 //
 // The models are tiny: one CPU thread (the default here) is usually fastest, and with the same thread count results
 // are bitwise reproducible.
@@ -15,6 +18,8 @@ int seeds = 3;
 string outDir = Path.Combine("artifacts", "sandwiching");
 string device = "auto";
 int threads = 1;
+int? reveals = null, evidence = null;
+double? amplitude = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -27,6 +32,15 @@ for (int i = 0; i < args.Length; i++)
         case "--out":
             outDir = Value();
             break;
+        case "--reveals":
+            reveals = int.Parse(Value(), CultureInfo.InvariantCulture);
+            break;
+        case "--evidence":
+            evidence = int.Parse(Value(), CultureInfo.InvariantCulture);
+            break;
+        case "--amplitude":
+            amplitude = double.Parse(Value(), CultureInfo.InvariantCulture);
+            break;
         case "--device":
             device = Value();
             break;
@@ -34,7 +48,7 @@ for (int i = 0; i < args.Length; i++)
             threads = int.Parse(Value(), CultureInfo.InvariantCulture);
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: Sandwiching [--seeds N] [--out DIR] [--device cpu|cuda|auto] [--threads N]");
+            Console.WriteLine("usage: Sandwiching [--seeds N] [--reveals K] [--amplitude A] [--evidence E] [--out DIR] [--device cpu|cuda|auto] [--threads N]");
             return 0;
         default:
             Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");
@@ -43,7 +57,18 @@ for (int i = 0; i < args.Length; i++)
 }
 
 if (threads > 0) TorchSharp.torch.set_num_threads(threads);
-var options = new SandwichingOptions { Seeds = Enumerable.Range(0, seeds).ToArray(), Device = device };
+var defaults = new SandwichingOptions();
+var options = defaults with
+{
+    Seeds = Enumerable.Range(0, seeds).ToArray(),
+    Device = device,
+    Reveals = reveals ?? defaults.Reveals,
+    Task = defaults.Task with
+    {
+        Amplitude = amplitude ?? defaults.Task.Amplitude,
+        EvidencePerExample = evidence ?? defaults.Task.EvidencePerExample,
+    },
+};
 var t = options.Task;
 Console.WriteLine($"sandwiching: {seeds} seed(s); task {t.Features} features, {t.Classes} classes, {t.EvidencePerExample} evidence features per example; " +
                   $"judge sees k = {options.Reveals}; {options.TrainSize} training and {options.TestSize} test examples per seed");
