@@ -80,13 +80,6 @@ internal static class ClassifierTraining
     }
 
     /// <summary>
-    /// The training and test sets of a run on the built-in representation task, drawn from fixed streams (1 and 2) so
-    /// that every protocol on the same task options trains and tests on the same examples.
-    /// </summary>
-    public static (ClassificationTable Train, ClassificationTable Test) TrainAndTest(RepresentationTask task, int trainSize, int testSize) =>
-        (task.Sample(trainSize, 1), task.Sample(testSize, 2));
-
-    /// <summary>
     /// The weak-to-strong split of a training table: a seeded 50/50 split (<see cref="WeakToStrong.Split"/>) into half A
     /// (the weak models' ground truth) and half B (the students' and ceilings' inputs), on the table's device.
     /// </summary>

@@ -48,10 +48,8 @@ public sealed class DiversifiedSupervision : Protocol<DiversifiedSupervisionOpti
     {
         var watch = Stopwatch.StartNew();
         var o = Options;
-        var device = Devices.Parse(o.Device);
-        using var task = new RepresentationTask(o.Task, device);
-        using var scope = NewDisposeScope();
-        var (train, test) = ClassifierTraining.TrainAndTest(task, o.TrainSize, o.TestSize);
+        using var run = new RepresentationRun(o.Task, o.Device, o.TrainSize, o.TestSize);
+        var (device, task, train, test) = (run.Device, run.Task, run.Train, run.Test);
         var specs = o.Members.Append(o.Student).Distinct().ToList();
         int total = specs.Count + (o.Members.Count + 1 + Plan().Count) * o.Seeds.Count;
         var report = Stages(progress, total);

@@ -34,7 +34,7 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "gap-annealing";
 
-    // The task's sample streams (not seeds): training 1, test 2 (ClassifierTraining.TrainAndTest), and per seed the
+    // The task's sample streams (not seeds): training 1, test 2 (RepresentationRun), and per seed the
     // probe set 3 + 16·(seed + 1).
     private const long ProbeStream = 3;
 
@@ -52,10 +52,8 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     {
         var watch = Stopwatch.StartNew();
         var o = Options;
-        var device = Devices.Parse(o.Device);
-        using var task = new RepresentationTask(o.Task, device);
-        using var scope = NewDisposeScope();
-        var (train, test) = ClassifierTraining.TrainAndTest(task, o.TrainSize, o.TestSize);
+        using var run = new RepresentationRun(o.Task, o.Device, o.TrainSize, o.TestSize);
+        var (device, task, train, test) = (run.Device, run.Task, run.Train, run.Test);
         int last = o.Ladder.Count - 1;
         bool capability = o.Schedule.Kind == GapScheduleKind.CapabilityGap;
         int perSeed = 1 + (capability ? o.CapabilityFolds * o.Ladder.Count : 0) + PlannedRounds() + 2 + last;

@@ -65,10 +65,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         if (_setup is not null)
             return RunCore(_setup, "custom", [], null, progress, 0, watch, cancellationToken);
 
-        var device = Devices.Parse(Options.Device);
-        using var task = new RepresentationTask(Options.Task, device);
-        using var scope = NewDisposeScope();
-        var (train, test) = ClassifierTraining.TrainAndTest(task, Options.TrainSize, Options.TestSize);
+        using var run = new RepresentationRun(Options.Task, Options.Device, Options.TrainSize, Options.TestSize);
+        var (device, task, train, test) = (run.Device, run.Task, run.Train, run.Test);
         int members = Options.Ensemble ? Options.EnsembleMembers : 1;
         var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
             .Concat(Options.StrongTrunks).Distinct().ToList();
