@@ -1,4 +1,10 @@
 // The code of docs/extending.md, compiled and tested here so the documented extension points cannot rot.
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Superalign.Data;
+using Superalign.Experiments.Protocols;
+using Superalign.Objectives.Competence;
+using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
 using Superalign.Students;
 using TorchSharp;
@@ -81,6 +87,81 @@ public sealed class MyClassifier : TorchStudent, IClassifierStudent
 }
 // extending:student:end
 
+// extending:protocol:begin
+/// <summary>The options: checked once, when the protocol is built.</summary>
+public sealed record MyProtocolOptions : IProtocolOptions
+{
+    public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+    public int Steps { get; init; } = 600;
+    public double Beta { get; init; } = 2.0;
+    public string? OutputPath { get; init; }                 // where Run writes the result as JSON; null: nowhere
+
+    public void Validate()
+    {
+        if (Seeds is null || Seeds.Count == 0)
+            throw new ArgumentOutOfRangeException(nameof(Seeds), "MyProtocolOptions.Seeds must hold at least one seed.");
+        if (Steps < 3)
+            throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "MyProtocolOptions.Steps must be at least 3.");
+        if (!(double.IsFinite(Beta) && Beta > 0))
+            throw new ArgumentOutOfRangeException(nameof(Beta), Beta, "MyProtocolOptions.Beta must be finite and > 0.");
+    }
+}
+
+/// <summary>What a run measured: per seed, the reward accuracy of the last conformity step.</summary>
+public sealed record MyProtocolResult(MyProtocolOptions Options, IReadOnlyList<double> RewardAccuracies, double WallSeconds)
+    : IProtocolResult;
+
+/// <summary>Per seed: a task with a value rule, a small classifier, one competence step then two conformity steps.</summary>
+public sealed class MyProtocol : Protocol<MyProtocolOptions, MyProtocolResult>
+{
+    public MyProtocol(MyProtocolOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : base("my-protocol", options ?? new(), loggerFactory) { }
+
+    public override MyProtocolResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var watch = Stopwatch.StartNew();
+        var report = Stages(progress, total: Options.Seeds.Count);   // one unit of work per seed
+        var accuracies = new List<double>();
+        foreach (int seed in Options.Seeds)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();                      // frees this seed's tensors
+            torch.random.manual_seed(seed);
+            var x = randn(2000, 8);
+            var answer = x.narrow(1, 0, 4).argmax(1);                 // the task: 4 answers
+            var refuse = full_like(answer, 4);                        // a fifth response
+            var sensitive = x.select(1, 7) > 1.0;                     // the value rule: refuse these
+            using var student = new MlpClassifier(new MlpClassifierOptions(8, 5, HiddenWidth: 32, Depth: 1, Seed: seed), CPU);
+            using var reference = student.Clone();
+            var task = SupervisedDataset.ForClassification(x, answer);
+            var pairs = PreferenceDataset.ForClassification(x, where(sensitive, refuse, answer), where(sensitive, answer, refuse))
+                .WithReferenceLogProbs(reference);
+
+            var options = new AlternatingOptimizerOptions
+            {
+                TotalSteps = Options.Steps,
+                Schedule = AlternationSchedules.FixedRatio(1, 2),
+                LearningRate = 3e-3,
+            };
+            using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"),
+                ConformityObjectives.Create("sigmoid", beta: Options.Beta), options,
+                logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
+            var reports = optimizer.Train(task.Batches(64, seed), pairs.Batches(64, seed), cancellationToken: cancellationToken);
+
+            double accuracy = reports.Last(r => r.Phase == TrainingPhase.Conformity).Metric(MetricNames.RewardsAccuracies);
+            accuracies.Add(accuracy);
+            Logger.LogInformation("Seed {Seed}: rewards/accuracies {Accuracy:F3}", seed, accuracy);
+            report($"seed {seed}: trained");
+        }
+
+        var result = new MyProtocolResult(Options, accuracies, watch.Elapsed.TotalSeconds);
+        if (Options.OutputPath is not null)
+            ProtocolJson.Write(result, Options.OutputPath);
+        return result;
+    }
+}
+// extending:protocol:end
+
 public sealed class ExtendingExamplesTests
 {
     [Fact]
@@ -140,5 +221,38 @@ public sealed class ExtendingExamplesTests
         Assert.True(reports[^1].Loss < reports[0].Loss, $"loss {reports[0].Loss} -> {reports[^1].Loss}");
         using var copy = (MyClassifier)student.Clone();
         TorchAssert.Close(student.ClassLogits(x), copy.ClassLogits(x), 0, 0, "clone gives the same logits");
+    }
+
+    [Fact]
+    public void MyProtocol_runs_reports_writes_json_and_rejects_bad_options()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"superalign-my-protocol-{Guid.NewGuid():N}", "result.json");
+        var reports = new List<ProtocolProgress>();
+        var result = new MyProtocol(new MyProtocolOptions { Seeds = [0], Steps = 30, OutputPath = path }).Run(new SyncProgress(reports.Add));
+        try
+        {
+            var accuracy = Assert.Single(result.RewardAccuracies);
+            Assert.InRange(accuracy, 0, 1);
+            var report = Assert.Single(reports);
+            Assert.Equal(("my-protocol", 1, 1), (report.Protocol, report.Done, report.Total));
+            var read = ProtocolJson.Deserialize<MyProtocolResult>(File.ReadAllText(path));
+            Assert.Equal(result.RewardAccuracies, read.RewardAccuracies);
+            Assert.Equal(30, read.Options.Steps);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
+        Assert.Equal("Steps", Assert.Throws<ArgumentOutOfRangeException>(() => new MyProtocol(new MyProtocolOptions { Steps = 2 })).ParamName);
+        var entry = ProtocolEntry.For<MyProtocolOptions, MyProtocolResult>("my-protocol", "test", (o, l) => new MyProtocol(o, l));
+        var options = (MyProtocolOptions)entry.ReadOptions("""{ "seeds": [4, 5], "steps": 12 }""");
+        Assert.Equal([4, 5], options.Seeds);
+        Assert.Equal(12, options.Steps);
+        Assert.Equal("my-protocol", entry.Create(options).Name);
+    }
+
+    private sealed class SyncProgress(Action<ProtocolProgress> report) : IProgress<ProtocolProgress>
+    {
+        public void Report(ProtocolProgress value) => report(value);
     }
 }

@@ -75,6 +75,7 @@ public sealed class ExtendingDocTests
     [InlineData("competence")]
     [InlineData("schedule")]
     [InlineData("student")]
+    [InlineData("protocol")]
     public void Extending_doc_shows_the_tested_code(string name)
     {
         string root = ReadmeTests.RepoRoot();
