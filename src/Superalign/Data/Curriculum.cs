@@ -1,3 +1,4 @@
+using Superalign.Checkpoints;
 using static TorchSharp.torch;
 
 namespace Superalign.Data;
@@ -93,7 +94,7 @@ public static class Curriculum
 /// The row indices of a <see cref="Curriculum"/>, batch after batch: shuffled epochs over the current stage's pool,
 /// restarting (with a fresh shuffle) when the stage changes; after <c>totalBatches</c> it stays in the last stage.
 /// </summary>
-internal sealed class CurriculumSampler
+internal sealed class CurriculumSampler : IIndexSampler
 {
     private readonly int[] _order;
     private readonly int _batchSize;
@@ -101,6 +102,7 @@ internal sealed class CurriculumSampler
     private readonly int _stages;
     private readonly CurriculumPacing _pacing;
     private readonly int _seed;
+    private readonly int _count;
     private EpochSampler? _sampler;
     private int[] _pool = [];
     private long _batch;
@@ -111,7 +113,7 @@ internal sealed class CurriculumSampler
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize must be at least 1; got {batchSize}.");
         Curriculum.StageOf(0, totalBatches, stages);
         Curriculum.Pool(_order, 0, stages, pacing);
-        (_batchSize, _totalBatches, _stages, _pacing, _seed) = (batchSize, totalBatches, stages, pacing, seed);
+        (_batchSize, _totalBatches, _stages, _pacing, _seed, _count) = (batchSize, totalBatches, stages, pacing, seed, confidence.Count);
         Stage = -1;
     }
 
@@ -127,13 +129,51 @@ internal sealed class CurriculumSampler
         if (stage != Stage || _sampler is null)
         {
             Stage = stage;
-            _pool = Curriculum.Pool(_order, stage, _stages, _pacing);
-            _sampler = new EpochSampler(_pool.Length, _batchSize, shuffle: true, dropLast: false, seed: unchecked(_seed * 31 + stage));
+            (_pool, _sampler) = StageSampler(stage);
         }
         _batch++;
         var local = _sampler.NextIndices();
         var indices = new long[local.Length];
         for (int i = 0; i < local.Length; i++) indices[i] = _pool[local[i]];
         return indices;
+    }
+
+    private (int[] Pool, EpochSampler Sampler) StageSampler(int stage)
+    {
+        var pool = Curriculum.Pool(_order, stage, _stages, _pacing);
+        return (pool, new EpochSampler(pool.Length, _batchSize, shuffle: true, dropLast: false, seed: unchecked(_seed * 31 + stage)));
+    }
+
+    public void SaveState(CheckpointWriter writer)
+    {
+        writer.Write("kind", "curriculum");
+        writer.Write("count", _count);
+        writer.Write("batch-size", _batchSize);
+        writer.Write("total-batches", _totalBatches);
+        writer.Write("stages", _stages);
+        writer.Write("pacing", (long)_pacing);
+        writer.Write("seed", _seed);
+        writer.Write("batch", _batch);
+        writer.Write("stage", Stage);
+        _sampler?.SaveState(writer.Section("stage-sampler"));
+    }
+
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        Sampling.CheckKind(reader, "curriculum");
+        Sampling.CheckSame(reader, "count", _count);
+        Sampling.CheckSame(reader, "batch-size", _batchSize);
+        Sampling.CheckSame(reader, "total-batches", _totalBatches);
+        Sampling.CheckSame(reader, "stages", _stages);
+        Sampling.CheckSame(reader, "pacing", (long)_pacing);
+        Sampling.CheckSame(reader, "seed", _seed);
+        long batch = reader.ReadInt64("batch", 0, long.MaxValue);
+        int stage = (int)reader.ReadInt64("stage", -1, _stages - 1);
+        if ((stage >= 0) != reader.HasSection("stage-sampler"))
+            throw reader.Invalid("stage", "the stage and the stage's sampler state disagree (the checkpoint is inconsistent).");
+        if (stage < 0) return () => (_batch, Stage, _pool, _sampler) = (batch, stage, [], null);
+        var (pool, sampler) = StageSampler(stage);
+        sampler.PrepareRestore(reader.Section("stage-sampler"))();
+        return () => (_batch, Stage, _pool, _sampler) = (batch, stage, pool, sampler);
     }
 }

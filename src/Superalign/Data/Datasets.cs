@@ -43,11 +43,10 @@ public sealed class SupervisedDataset
         return new SupervisedBatch(Examples.Select(index), soft);
     }
 
-    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>.</summary>
+    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>; checkpointable (<see cref="Checkpoints.ICheckpointable"/>).</summary>
     public IBatchSource<SupervisedBatch> Batches(int batchSize, int seed = 0, bool shuffle = true, bool dropLast = false)
     {
-        var sampler = new EpochSampler(Count, batchSize, shuffle, dropLast, seed);
-        return BatchSource.From(() => Select(sampler.NextIndices()));
+        return BatchSource.Sampled(new EpochSampler(Count, batchSize, shuffle, dropLast, seed), Select);
     }
 
     /// <summary>
@@ -71,8 +70,7 @@ public sealed class SupervisedDataset
         ArgumentNullException.ThrowIfNull(confidence);
         if (confidence.Count != Count)
             throw new ArgumentException($"confidence must hold one value per example ({Count}); got {confidence.Count}.", nameof(confidence));
-        var sampler = new CurriculumSampler(confidence, batchSize, totalBatches, stages, pacing, seed);
-        return BatchSource.From(() => Select(sampler.NextIndices()));
+        return BatchSource.Sampled(new CurriculumSampler(confidence, batchSize, totalBatches, stages, pacing, seed), Select);
     }
 }
 
@@ -127,11 +125,10 @@ public sealed class PreferenceDataset
             Pairs.ReferenceRejected?.index_select(0, index.to(Pairs.ReferenceRejected.device)));
     }
 
-    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>.</summary>
+    /// <summary>Endless mini-batches, reshuffled every epoch with <paramref name="seed"/>; checkpointable (<see cref="Checkpoints.ICheckpointable"/>).</summary>
     public IBatchSource<PreferenceBatch> Batches(int batchSize, int seed = 0, bool shuffle = true, bool dropLast = false)
     {
-        var sampler = new EpochSampler(Count, batchSize, shuffle, dropLast, seed);
-        return BatchSource.From(() => Select(sampler.NextIndices()));
+        return BatchSource.Sampled(new EpochSampler(Count, batchSize, shuffle, dropLast, seed), Select);
     }
 
     /// <summary>

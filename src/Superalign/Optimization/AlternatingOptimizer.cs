@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Checkpoints;
 using Superalign.Data;
 using Superalign.Objectives;
 using static TorchSharp.torch;
@@ -71,6 +72,7 @@ public sealed class AlternatingOptimizer : IDisposable
         _losses = new StepLosses(student, competence, conformity, reference);
         var parameters = student.Parameters();
         if (parameters.Count == 0) throw new ArgumentException("The student has no trainable parameters.", nameof(student));
+        CheckScalars(options, parameters);
         var adam = new AdamWSettings(options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
         string? why = null;
         if (options.FlatParameterBuffer && FlatAdamW.CanFlatten(parameters, out why))
@@ -129,6 +131,21 @@ public sealed class AlternatingOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
+        // A failed step leaves the student's buffers (BatchNorm statistics) as they were, like its parameters.
+        using var buffers = BufferSnapshot.Take(_student);
+        try
+        {
+            return StepCore(competenceData, conformityData, cancellationToken);
+        }
+        catch
+        {
+            buffers?.Restore();
+            throw;
+        }
+    }
+
+    private StepReport StepCore(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData, CancellationToken cancellationToken)
+    {
         var watch = Stopwatch.StartNew();
         long step = StepsDone;
         if (_search is not null && _search.IsDue(step)) return _search.Run(step, competenceData, conformityData, watch, Applied, Log, cancellationToken);
@@ -165,7 +182,7 @@ public sealed class AlternatingOptimizer : IDisposable
             double gradNorm = _updater.ClipGradients(_options.MaxGradientNorm);
             StepLosses.Check(gradNorm, step, plan.Phase, "gradient norm");
             double lr = _options.LearningRateAt(step);
-            _updater.Step(lr);
+            if (!_updater.Step(lr)) throw new NonFiniteLossException(step, plan.Phase, "parameters or second moments after the AdamW update", double.NaN);
             Applied();
 
             var report = new StepReport(step, plan.Phase, sums.Total,
@@ -204,11 +221,217 @@ public sealed class AlternatingOptimizer : IDisposable
         return reports;
     }
 
+    /// <summary>
+    /// Like <see cref="Train(IBatchSource{SupervisedBatch}?, IBatchSource{PreferenceBatch}?, IProgress{StepReport}?, CancellationToken)"/>,
+    /// writing a checkpoint of the whole run state every <see cref="TrainingCheckpoints.Every"/> updates and after the
+    /// last; with <see cref="TrainingCheckpoints.Resume"/> it first resumes from the newest valid checkpoint in the
+    /// directory (a damaged one is skipped with a warning), so a run killed at any point and started again with the
+    /// same code, options and data ends with the same weights, bit for bit (same device and thread count).
+    /// </summary>
+    /// <remarks>
+    /// Everything is checked before the first update: that every part can be checkpointed (the student, the reference
+    /// policy, each batch source — a source made by <see cref="BatchSource.From{T}"/> cannot; see
+    /// <see cref="ICheckpointable"/>) and that the directory is writable.
+    /// </remarks>
+    /// <returns>The reports of the updates run by this call (none when the newest checkpoint is already the end).</returns>
+    /// <exception cref="NotSupportedException">A part of the run cannot be checkpointed (the message names it).</exception>
+    public IReadOnlyList<StepReport> Train(
+        IBatchSource<SupervisedBatch>? competenceData,
+        IBatchSource<PreferenceBatch>? conformityData,
+        TrainingCheckpoints checkpoints,
+        IProgress<StepReport>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(checkpoints);
+        checkpoints.Validate();
+        var parts = CheckpointParts(competenceData, conformityData, checkpoints.Extras);
+        string dir = Path.GetFullPath(checkpoints.Directory);
+        PrepareDirectory(dir);
+        if (checkpoints.Resume) ResumeFromNewest(dir, parts);
+        var reports = new List<StepReport>();
+        while (StepsDone < _options.TotalSteps)
+        {
+            var report = Step(competenceData, conformityData, cancellationToken);
+            reports.Add(report);
+            progress?.Report(report);
+            if (StepsDone % checkpoints.Every == 0 || StepsDone == _options.TotalSteps)
+                WriteCheckpoint(dir, parts, checkpoints.KeepLast);
+        }
+        return reports;
+    }
+
+    /// <summary>The section names of a training checkpoint's built-in parts; <see cref="TrainingCheckpoints.Extras"/> must use others.</summary>
+    public static IReadOnlyList<string> CheckpointSections { get; } =
+        ["optimizer", "student", "reference", "rng", "competence-data", "conformity-data", "competence-probes", "conformity-probes"];
+
+    /// <summary>
+    /// Writes the whole run state to <paramref name="path"/>, atomically: the student, the optimizer (AdamW moments,
+    /// updates done, direction-search state), the reference policy, libtorch's CPU generator, the batch sources'
+    /// positions and <paramref name="extras"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A part cannot be checkpointed (the message names it); nothing is written.</exception>
+    public void SaveCheckpoint(string path, IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
+        IReadOnlyDictionary<string, ICheckpointable>? extras = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Checkpoint.Save(path, CheckpointParts(competenceData, conformityData, extras));
+    }
+
+    /// <summary>
+    /// Restores the run state written by <see cref="SaveCheckpoint"/>, all or nothing: the file is verified and every
+    /// part checked before anything changes. Pass the same kinds of sources (and extras) as when it was saved.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="CheckpointException">The file is damaged or does not fit this run; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">A part cannot be checkpointed (the message names it).</exception>
+    public void LoadCheckpoint(string path, IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
+        IReadOnlyDictionary<string, ICheckpointable>? extras = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Checkpoint.Load(path, CheckpointParts(competenceData, conformityData, extras));
+    }
+
+    private Dictionary<string, ICheckpointable> CheckpointParts(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
+        IReadOnlyDictionary<string, ICheckpointable>? extras)
+    {
+        var parts = new Dictionary<string, ICheckpointable>(StringComparer.Ordinal)
+        {
+            ["optimizer"] = new OptimizerPart(this),
+            ["student"] = _student as ICheckpointable ?? throw NotCheckpointable("student", _student.GetType()),
+            ["rng"] = TorchRandomState.Cpu,
+        };
+        if (_reference is not null) parts["reference"] = _reference as ICheckpointable ?? throw NotCheckpointable("reference policy", _reference.GetType());
+        if (competenceData is not null) parts["competence-data"] = competenceData as ICheckpointable ?? throw NotCheckpointable("competence batch source", competenceData.GetType());
+        if (conformityData is not null) parts["conformity-data"] = conformityData as ICheckpointable ?? throw NotCheckpointable("conformity batch source", conformityData.GetType());
+        if (_options.DirectionSearch is { } search)
+        {
+            parts["competence-probes"] = search.CompetenceProbes as ICheckpointable ?? throw NotCheckpointable("direction search's competence probe source", search.CompetenceProbes!.GetType());
+            parts["conformity-probes"] = search.ConformityProbes as ICheckpointable ?? throw NotCheckpointable("direction search's conformity probe source", search.ConformityProbes!.GetType());
+        }
+        foreach (var (name, part) in extras ?? new Dictionary<string, ICheckpointable>())
+        {
+            if (CheckpointSections.Contains(name))
+                throw new ArgumentException($"The extra checkpoint part '{name}' uses a built-in section name; choose another (built-in: {string.Join(", ", CheckpointSections)}).", nameof(extras));
+            parts[name] = part ?? throw new ArgumentNullException(nameof(extras), $"The extra checkpoint part '{name}' is null.");
+        }
+        return parts;
+    }
+
+    private static NotSupportedException NotCheckpointable(string what, Type type) =>
+        new($"The {what} ({type.Name}) cannot be checkpointed: it does not implement {nameof(ICheckpointable)}. " +
+            "Batch sources from SupervisedDataset/PreferenceDataset.Batches, CurriculumBatches and BatchSource.Cycle can; implement it on your own sources and students.");
+
+    private void PrepareDirectory(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        // A save that fails after an hour of training loses the hour: check now that files can be written here.
+        string probe = Path.Combine(dir, $".write-probe.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(probe, [1]);
+        File.Delete(probe);
+        // Temporary files of saves killed midway.
+        foreach (var stale in Directory.GetFiles(dir, ".step-*.ckpt.*.tmp"))
+            AtomicFile.RemoveStale(dir, Path.GetFileName(stale)[1..].Split(".ckpt.")[0] + ".ckpt");
+    }
+
+    private void ResumeFromNewest(string dir, Dictionary<string, ICheckpointable> parts)
+    {
+        foreach (var (steps, path) in TrainingCheckpoints.List(dir))
+        {
+            try
+            {
+                Checkpoint.Load(path, parts);
+                _logger.LogInformation("Resumed from {Checkpoint} at update {Steps}/{Total}", path, StepsDone, _options.TotalSteps);
+                return;
+            }
+            catch (CheckpointException e)
+            {
+                _logger.LogWarning("Skipping checkpoint {Checkpoint}: {Reason}", path, e.Message);
+            }
+        }
+    }
+
+    private void WriteCheckpoint(string dir, Dictionary<string, ICheckpointable> parts, int keepLast)
+    {
+        var watch = Stopwatch.StartNew();
+        string path = Path.Combine(dir, TrainingCheckpoints.FileName(StepsDone));
+        Checkpoint.Save(path, parts);
+        foreach (var (_, old) in TrainingCheckpoints.List(dir).Skip(keepLast))
+        {
+            try { File.Delete(old); }
+            catch (IOException e) { _logger.LogWarning("Could not delete old checkpoint {Checkpoint}: {Reason}", old, e.Message); }
+        }
+        _logger.LogDebug("Checkpoint {Checkpoint} written in {Seconds:F2} s", path, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The optimizer's own part of a checkpoint: updates done, the updater's state, the direction search's.</summary>
+    private sealed class OptimizerPart(AlternatingOptimizer owner) : ICheckpointable
+    {
+        public void SaveState(CheckpointWriter writer)
+        {
+            writer.Write("steps", owner.StepsDone);
+            writer.Write("total-steps", owner._options.TotalSteps);
+            owner._updater.SaveState(writer.Section("updater"));
+            owner._search?.SaveState(writer.Section("search"));
+        }
+
+        public Action PrepareRestore(CheckpointReader reader)
+        {
+            long total = reader.ReadInt64("total-steps");
+            if (total != owner._options.TotalSteps)
+                throw reader.Invalid("total-steps", $"the checkpoint was written for TotalSteps = {total}; this optimizer has {owner._options.TotalSteps}. Resume with the options of the saved run.");
+            long steps = reader.ReadInt64("steps", 0, total);
+            var updater = owner._updater.PrepareRestore(reader.Section("updater"));
+            bool saved = reader.HasSection("search");
+            if (saved != owner._search is not null)
+                throw reader.Invalid("search", saved ? "the checkpoint holds a direction search's state; this optimizer has no DirectionSearch." : "this optimizer has a DirectionSearch; the checkpoint holds none.");
+            var search = owner._search?.PrepareRestore(reader.Section("search"));
+            return () =>
+            {
+                updater();
+                search?.Invoke();
+                owner.StepsDone = steps;
+            };
+        }
+    }
+
     /// <summary>Counts an update that was just applied and lets the reference policy follow the student.</summary>
     private void Applied()
     {
         StepsDone++;
         _reference?.AfterUpdate(_student, StepsDone);
+    }
+
+    /// <summary>
+    /// The scalars AdamW hands to libtorch must fit the parameters' dtype: ε as a normal number (1e-50 is 0 in float32,
+    /// and AdamW then divides 0 by 0 wherever a second moment is 0), and the learning rate, its product with the weight
+    /// decay and its first-step bias correction lr/(1 − β₁) below the dtype's largest value (libtorch refuses a scalar
+    /// that overflows, mid-step).
+    /// </summary>
+    private static void CheckScalars(AlternatingOptimizerOptions options, IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
+    {
+        double epsilon = options.Epsilon;
+        foreach (var dtype in parameters.Select(p => p.dtype).Distinct())
+        {
+            var (smallest, largest) = dtype switch
+            {
+                ScalarType.Float16 => (6.103515625e-05, 65504.0),
+                ScalarType.Float32 => (1.1754943508222875e-38, 3.4028234663852886e38),
+                ScalarType.BFloat16 => (1.1754943508222875e-38, 3.3895313892515355e38),
+                ScalarType.Float64 => (2.2250738585072014e-308, double.MaxValue),
+                _ => (0.0, double.MaxValue),
+            };
+            string name = $"{nameof(AlternatingOptimizerOptions)}.{nameof(AlternatingOptimizerOptions.LearningRate)}";
+            if (!(options.LearningRate / (1 - options.Beta1) <= largest))
+                throw new ArgumentOutOfRangeException(nameof(AlternatingOptimizerOptions.LearningRate), options.LearningRate,
+                    $"{name} = {options.LearningRate:R} is too large for the student's {dtype} parameters: the first update's step lr/(1 − Beta1) must stay below {largest:R}.");
+            if (!(options.LearningRate * options.WeightDecay <= largest))
+                throw new ArgumentOutOfRangeException(nameof(AlternatingOptimizerOptions.LearningRate), options.LearningRate,
+                    $"{name} × {nameof(AlternatingOptimizerOptions.WeightDecay)} = {options.LearningRate * options.WeightDecay:R} is too large for the student's {dtype} parameters (largest {largest:R}).");
+            if (epsilon < smallest)
+                throw new ArgumentOutOfRangeException(nameof(AlternatingOptimizerOptions.Epsilon), epsilon,
+                    $"{nameof(AlternatingOptimizerOptions)}.{nameof(AlternatingOptimizerOptions.Epsilon)} = {epsilon:R} is below the smallest normal {dtype} ({smallest:R}), the dtype of the student's parameters: AdamW would divide by zero. Use a value >= {smallest:R} (the default is 1e-8).");
+        }
     }
 
     private static void Require(object? objective, object? source, string what, TrainingPhase phase)

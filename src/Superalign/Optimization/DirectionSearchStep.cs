@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Superalign.Checkpoints;
 using Superalign.Data;
 using static TorchSharp.torch;
 
@@ -8,7 +9,7 @@ namespace Superalign.Optimization;
 /// The direction search inside the optimizer (<see cref="AlternatingOptimizerOptions.DirectionSearch"/>): its search
 /// steps, the plan in force between them, and its win counts and cost.
 /// </summary>
-internal sealed class DirectionSearchStep
+internal sealed class DirectionSearchStep : ICheckpointable
 {
     private readonly DirectionSearchOptions _search;
     private readonly AlternatingOptimizerOptions _options;
@@ -89,9 +90,8 @@ internal sealed class DirectionSearchStep
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var (norm, _) = WriteDirection(candidate, competence, conformity, geometry);
-                if (double.IsFinite(norm))
+                if (double.IsFinite(norm) && _updater.Step(lr))
                 {
-                    _updater.Step(lr);
                     after.Add(ProbeLosses(competenceProbes, conformityProbes, sums.Progress));
                     _updater.Restore(saved);
                 }
@@ -108,7 +108,7 @@ internal sealed class DirectionSearchStep
 
             var (gradNorm, combination) = WriteDirection(winner, competence, conformity, geometry);
             StepLosses.Check(gradNorm, step, winner.Phase, "gradient norm");
-            _updater.Step(lr);
+            if (!_updater.Step(lr)) throw new NonFiniteLossException(step, winner.Phase, "parameters or second moments after the AdamW update", double.NaN);
             applied = true;
             onApplied();
 
@@ -132,6 +132,37 @@ internal sealed class DirectionSearchStep
             _updater.ZeroGrad();
             throw;
         }
+    }
+
+    public void SaveState(CheckpointWriter writer)
+    {
+        writer.Write("candidates", _wins.Length);
+        writer.Write("current", Enumerable.Range(0, _wins.Length).First(i => ReferenceEquals(_search.Candidates[i], Current)));
+        for (int i = 0; i < _wins.Length; i++) writer.Write($"wins.{i}", _wins[i]);
+        writer.Write("searches", _searches);
+        writer.Write("pareto", _pareto);
+        writer.Write("plain-steps", _plainSteps);
+        writer.Write("search-seconds", _searchSeconds);
+        writer.Write("plain-seconds", _plainSeconds);
+    }
+
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        int n = _wins.Length;
+        reader.ReadInt64("candidates", n, n);
+        int current = (int)reader.ReadInt64("current", 0, n - 1);
+        var wins = Enumerable.Range(0, n).Select(i => (int)reader.ReadInt64($"wins.{i}", 0, int.MaxValue)).ToArray();
+        int searches = (int)reader.ReadInt64("searches", 0, int.MaxValue);
+        int pareto = (int)reader.ReadInt64("pareto", 0, int.MaxValue);
+        int plain = (int)reader.ReadInt64("plain-steps", 0, int.MaxValue);
+        double searchSeconds = reader.ReadDouble("search-seconds");
+        double plainSeconds = reader.ReadDouble("plain-seconds");
+        return () =>
+        {
+            Current = _search.Candidates[current];
+            wins.CopyTo(_wins, 0);
+            (_searches, _pareto, _plainSteps, _searchSeconds, _plainSeconds) = (searches, pareto, plain, searchSeconds, plainSeconds);
+        };
     }
 
     private void RecordSearch(DirectionVerdict verdict, double seconds)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Superalign.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,8 +9,8 @@ namespace Superalign.Optimization;
 /// <summary>AdamW hyper-parameters shared by the two update implementations.</summary>
 internal readonly record struct AdamWSettings(double Beta1, double Beta2, double Epsilon, double WeightDecay);
 
-/// <summary>Applies parameter updates from accumulated gradients.</summary>
-internal interface IParameterUpdater : IDisposable
+/// <summary>Applies parameter updates from accumulated gradients; its state (moments, step count) goes into checkpoints.</summary>
+internal interface IParameterUpdater : IDisposable, ICheckpointable
 {
     /// <summary>Zeroes the gradients.</summary>
     void ZeroGrad();
@@ -17,8 +18,11 @@ internal interface IParameterUpdater : IDisposable
     /// <summary>Global gradient norm; scales the gradients down to <paramref name="maxNorm"/> when above it (0 = never).</summary>
     double ClipGradients(double maxNorm);
 
-    /// <summary>One AdamW update with learning rate <paramref name="lr"/>.</summary>
-    void Step(double lr);
+    /// <summary>
+    /// One AdamW update with learning rate <paramref name="lr"/>. Returns false, with the parameters and the optimizer
+    /// state unchanged, when the update would leave a parameter or a second moment NaN or infinite.
+    /// </summary>
+    bool Step(double lr);
 
     /// <summary>
     /// The gradient tensors <see cref="Step"/> reads, as live views (in-place changes are what the update sees): the
@@ -41,7 +45,8 @@ internal interface IParameterUpdater : IDisposable
 internal sealed class FlatAdamW : IParameterUpdater
 {
     private readonly AdamWSettings _settings;
-    private readonly Tensor _params, _grads, _m, _v;
+    private readonly Tensor _params, _grads;
+    private Tensor _m, _v;
     private long _t;
 
     public FlatAdamW(IReadOnlyList<Parameter> parameters, AdamWSettings settings)
@@ -51,8 +56,9 @@ internal sealed class FlatAdamW : IParameterUpdater
         var home = FlatHome.Of(parameters);
         _params = home.Params;
         _grads = home.Grads;
-        _m = zeros_like(_params);
-        _v = zeros_like(_params);
+        // The optimizer outlives any dispose scope its caller may have open.
+        _m = zeros_like(_params).DetachFromDisposeScope();
+        _v = zeros_like(_params).DetachFromDisposeScope();
     }
 
     /// <summary>Whether the parameters can share one buffer: same dtype (floating point) and device, all dense.</summary>
@@ -90,19 +96,29 @@ internal sealed class FlatAdamW : IParameterUpdater
         return norm;
     }
 
-    public void Step(double lr)
+    public bool Step(double lr)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        _t++;
+        // The update is computed beside the state, checked, then committed: a NaN or infinity changes nothing. The
+        // operations and their order are those of the in-place update, so the results are bitwise the same.
+        long t = _t + 1;
         var (b1, b2, eps, wd) = (_settings.Beta1, _settings.Beta2, _settings.Epsilon, _settings.WeightDecay);
-        if (wd != 0) _params.mul_(1 - lr * wd);
-        _m.mul_(b1).add_(_grads, alpha: 1 - b1);
-        _v.mul_(b2).addcmul_(_grads, _grads, value: 1 - b2);
-        double bias1 = 1 - Math.Pow(b1, _t);
-        double bias2 = 1 - Math.Pow(b2, _t);
-        var denom = _v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
-        _params.addcdiv_(_m, denom, value: -lr / bias1);
+        var parameters = wd != 0 ? _params.mul(1 - lr * wd) : _params.clone();
+        var m = _m.mul(b1).add_(_grads, alpha: 1 - b1);
+        var v = _v.mul(b2).addcmul_(_grads, _grads, value: 1 - b2);
+        double bias1 = 1 - Math.Pow(b1, t);
+        double bias2 = 1 - Math.Pow(b2, t);
+        var denom = v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
+        parameters.addcdiv_(m, denom, value: -lr / bias1);
+        if (!(parameters.isfinite().all().item<bool>() && v.isfinite().all().item<bool>())) return false;
+        _params.copy_(parameters);
+        _m.Dispose();
+        _v.Dispose();
+        _m = m.DetachFromDisposeScope();
+        _v = v.DetachFromDisposeScope();
+        _t = t;
+        return true;
     }
 
     public IReadOnlyList<Tensor?> Gradients() => new[] { _grads };
@@ -125,6 +141,33 @@ internal sealed class FlatAdamW : IParameterUpdater
         _m.copy_(state.M);
         _v.copy_(state.V);
         _t = state.T;
+    }
+
+    public void SaveState(CheckpointWriter writer)
+    {
+        writer.Write("kind", "flat-adamw");
+        writer.Write("m", _m);
+        writer.Write("v", _v);
+        writer.Write("t", _t);
+    }
+
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        string kind = reader.ReadString("kind");
+        if (kind != "flat-adamw")
+            throw reader.Invalid("kind", $"the checkpoint's optimizer state is '{kind}', this optimizer uses the flat buffer ('flat-adamw'): build it with the same FlatParameterBuffer setting and parameters.");
+        long t = reader.ReadInt64("t", 0, long.MaxValue);
+        var m = reader.ReadTensor("m", _m.dtype, _m.shape).DetachFromDisposeScope();
+        var v = reader.ReadTensor("v", _v.dtype, _v.shape).DetachFromDisposeScope();
+        return () =>
+        {
+            using var _ = no_grad();
+            _m.copy_(m);
+            _v.copy_(v);
+            _t = t;
+            m.Dispose();
+            v.Dispose();
+        };
     }
 
     public void Dispose()
@@ -189,8 +232,9 @@ internal sealed class FlatHome
     {
         var first = parameters[0];
         long total = parameters.Sum(p => p.numel());
-        var flat = empty(total, dtype: first.dtype, device: first.device);
-        var grads = zeros(total, dtype: first.dtype, device: first.device);
+        // Owned by the home, which lives as long as the parameters: never by a dispose scope the caller has open.
+        var flat = empty(total, dtype: first.dtype, device: first.device).DetachFromDisposeScope();
+        var grads = zeros(total, dtype: first.dtype, device: first.device).DetachFromDisposeScope();
         using var _ = no_grad();
         long offset = 0;
         foreach (var p in parameters)
@@ -248,14 +292,60 @@ internal sealed class TorchAdamW : IParameterUpdater
         return total;
     }
 
-    public void Step(double lr)
+    public bool Step(double lr)
     {
         foreach (var group in _adamW.ParamGroups) group.LearningRate = lr;
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        // TorchSharp's AdamW updates in place: keep what it changes, to put it back if the result is not finite.
+        var before = _parameters.Select(p => p.clone()).ToList();
+        using var state = new MemoryStream();
+        using (var w = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true)) _adamW.save_state_dict(w);
         _adam.step();
+        if (_parameters.All(p => p.isfinite().all().item<bool>())) return true;
+        for (int i = 0; i < _parameters.Count; i++) _parameters[i].copy_(before[i]);
+        state.Position = 0;
+        using (var r = new BinaryReader(state)) _adamW.load_state_dict(r);
+        return false;
     }
 
     public IReadOnlyList<Tensor?> Gradients() => _parameters.Select(p => p.grad).ToArray();
+
+    public void SaveState(CheckpointWriter writer)
+    {
+        writer.Write("kind", "torch-adamw");
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) _adamW.save_state_dict(w);
+        writer.Write("state", buffer.ToArray());
+    }
+
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        string kind = reader.ReadString("kind");
+        if (kind != "torch-adamw")
+            throw reader.Invalid("kind", $"the checkpoint's optimizer state is '{kind}', this optimizer uses TorchSharp's AdamW ('torch-adamw'): build it with the same FlatParameterBuffer setting and parameters.");
+        var state = reader.ReadBytes("state");
+        // Tried first on a scratch optimizer over zero parameters of the same shapes: a state that does not fit fails there.
+        using (var scope = NewDisposeScope())
+        {
+            var scratch = _parameters.Select(p => new Parameter(zeros_like(p), requires_grad: true)).ToList();
+            using var trial = optim.AdamW(scratch, 1e-3);
+            try
+            {
+                using var r = new BinaryReader(new MemoryStream(state));
+                trial.load_state_dict(r);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw reader.Invalid("state", $"does not fit this optimizer's parameters ({e.Message.Split('\n')[0]}).");
+            }
+        }
+        return () =>
+        {
+            using var r = new BinaryReader(new MemoryStream(state));
+            _adamW.load_state_dict(r);
+        };
+    }
 
     public void Dispose() => _adam.Dispose();
 }

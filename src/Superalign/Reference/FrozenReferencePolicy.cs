@@ -1,3 +1,4 @@
+using Superalign.Checkpoints;
 using static TorchSharp.torch;
 
 namespace Superalign.Reference;
@@ -7,7 +8,7 @@ namespace Superalign.Reference;
 /// pass per conformity step. Prefer cached reference log-probs in the data
 /// (<see cref="Data.PreferenceDataset.WithReferenceLogProbs"/>) when the reference never changes.
 /// </summary>
-public sealed class FrozenReferencePolicy : IReferencePolicy
+public sealed class FrozenReferencePolicy : IReferencePolicy, ICheckpointable
 {
     private readonly bool _owns;
 
@@ -44,6 +45,13 @@ public sealed class FrozenReferencePolicy : IReferencePolicy
     public void AfterUpdate(IStudent policy, long updates)
     {
     }
+
+    /// <summary>Writes the reference model's weights (section <c>model</c>): a resumed run gets the reference it started with.</summary>
+    /// <exception cref="NotSupportedException">The reference model cannot be checkpointed.</exception>
+    public void SaveState(CheckpointWriter writer) => ReferenceState.Save(Reference, writer);
+
+    /// <inheritdoc />
+    public Action PrepareRestore(CheckpointReader reader) => ReferenceState.Prepare(Reference, reader);
 
     /// <inheritdoc />
     public void Dispose()

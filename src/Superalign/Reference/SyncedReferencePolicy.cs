@@ -1,3 +1,4 @@
+using Superalign.Checkpoints;
 using static TorchSharp.torch;
 
 namespace Superalign.Reference;
@@ -6,7 +7,7 @@ namespace Superalign.Reference;
 /// TR-DPO's trust-region reference (Gorbatovski et al. 2024): a copy of the policy softly synced every
 /// <see cref="SyncEvery"/> updates as <c>ref ← (1 − α)·ref + α·θ</c>. Cached reference log-probs are not valid with it.
 /// </summary>
-public sealed class SyncedReferencePolicy : IReferencePolicy
+public sealed class SyncedReferencePolicy : IReferencePolicy, ICheckpointable
 {
     private readonly IStudent _reference;
 
@@ -59,6 +60,26 @@ public sealed class SyncedReferencePolicy : IReferencePolicy
             throw new InvalidOperationException("The policy and its reference have different parameter lists.");
         for (int i = 0; i < target.Count; i++) target[i].mul_(1 - Alpha).add_(source[i], alpha: Alpha);
         Syncs++;
+    }
+
+    /// <summary>Writes the current reference weights (section <c>model</c>) and the number of syncs.</summary>
+    /// <exception cref="NotSupportedException">The reference model cannot be checkpointed.</exception>
+    public void SaveState(CheckpointWriter writer)
+    {
+        ReferenceState.Save(_reference, writer);
+        writer.Write("syncs", Syncs);
+    }
+
+    /// <inheritdoc />
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        var model = ReferenceState.Prepare(_reference, reader);
+        int syncs = (int)reader.ReadInt64("syncs", 0, int.MaxValue);
+        return () =>
+        {
+            model();
+            Syncs = syncs;
+        };
     }
 
     /// <inheritdoc />

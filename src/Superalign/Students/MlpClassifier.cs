@@ -104,6 +104,9 @@ public sealed class MlpClassifier : TorchStudent, IClassifierStudent
         return ClassLogits(batch.Inputs).unsqueeze(1);
     }
 
+    /// <summary>The options as JSON: what <see cref="StudentFiles.Open"/> rebuilds this student from.</summary>
+    public override string? Configuration => System.Text.Json.JsonSerializer.Serialize(Options);
+
     /// <inheritdoc />
     protected override TorchStudent CreateSibling() => new MlpClassifier(Options, Device, Name);
 

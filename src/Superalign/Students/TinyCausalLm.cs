@@ -186,6 +186,9 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
         }
     }
 
+    /// <summary>The options as JSON: what <see cref="StudentFiles.Open"/> rebuilds this student from.</summary>
+    public override string? Configuration => System.Text.Json.JsonSerializer.Serialize(Options);
+
     /// <inheritdoc />
     protected override TorchStudent CreateSibling() => new TinyCausalLm(Options, Device, Name);
 

@@ -1,6 +1,7 @@
 // The code of docs/extending.md, compiled and tested here so the documented extension points cannot rot.
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Superalign.Checkpoints;
 using Superalign.Data;
 using Superalign.Experiments.Protocols;
 using Superalign.Objectives.Competence;
@@ -256,3 +257,34 @@ public sealed class ExtendingExamplesTests
         public void Report(ProtocolProgress value) => report(value);
     }
 }
+
+// extending:source:begin
+/// <summary>Random rows, forever: a source whose random stream survives a checkpoint.</summary>
+public sealed class RandomRows(SupervisedDataset data, int batchSize, int seed) : IBatchSource<SupervisedBatch>, ICheckpointable
+{
+    private long _drawn;
+    private Random _random = new(seed);
+
+    public SupervisedBatch Next()
+    {
+        _drawn++;
+        return data.Select(Enumerable.Range(0, batchSize).Select(_ => (long)_random.Next(data.Count)).ToArray());
+    }
+
+    public void SaveState(CheckpointWriter writer)
+    {
+        writer.Write("seed", seed);
+        writer.Write("drawn", _drawn);
+    }
+
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        if (reader.ReadInt64("seed") != seed) throw reader.Invalid("seed", "the source was saved with another seed.");
+        long drawn = reader.ReadInt64("drawn", 0, long.MaxValue);
+        // Replays the draws on a fresh generator; nothing of this source changes until the action runs.
+        var random = new Random(seed);
+        for (long i = 0; i < drawn * batchSize; i++) random.Next(data.Count);
+        return () => (_random, _drawn) = (random, drawn);
+    }
+}
+// extending:source:end

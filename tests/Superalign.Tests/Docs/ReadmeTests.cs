@@ -76,6 +76,7 @@ public sealed class ExtendingDocTests
     [InlineData("schedule")]
     [InlineData("student")]
     [InlineData("protocol")]
+    [InlineData("source")]
     public void Extending_doc_shows_the_tested_code(string name)
     {
         string root = ReadmeTests.RepoRoot();

@@ -1,0 +1,144 @@
+using Superalign.Data;
+using Superalign.Optimization;
+using Superalign.Students;
+using Superalign.Tests.Infrastructure;
+using TorchSharp;
+using TorchSharp.Modules;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Superalign.Tests.Optimization;
+
+/// <summary>
+/// The update itself is guarded: an AdamW update whose result is not finite is not applied; ε is checked against the
+/// parameters' dtype; a failed step leaves buffers as they were; optimizers outlive their caller's dispose scopes.
+/// </summary>
+public sealed class UpdateGuardTests
+{
+    private static List<byte[]> Bytes(IEnumerable<Tensor> tensors) => tensors.Select(t => t.detach().contiguous().bytes.ToArray()).ToList();
+
+    private static IBatchSource<SupervisedBatch> Data(int features = 4, int classes = 3, long seed = 1)
+    {
+        var (x, y) = ToyData.Classification(32, features, classes, seed);
+        return SupervisedDataset.ForClassification(x, y).Batches(8, seed: 2);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_update_that_overflows_is_refused_and_changes_nothing(bool flat)
+    {
+        using var student = new LinearTestStudent(4, 3, seed: 1);
+        using (no_grad()) foreach (var p in student.Parameters()) p.fill_(10);
+        var data = Data();
+        // Each scalar of the update fits float32 (lr·wd = lr/(1−β₁) = 1e38), but weights of 10 decayed by 1 − 1e38
+        // overflow to ±inf: the loss and gradients are finite, only the update's result is not.
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = 10, LearningRate = 1e38, WeightDecay = 1, Beta1 = 0, Schedule = AlternationSchedules.CompetenceOnly(), FlatParameterBuffer = flat,
+        };
+        using var optimizer = new AlternatingOptimizer(student, new TestCrossEntropy(), null, options);
+        var before = Bytes(student.Parameters());
+        var e = Assert.Throws<NonFiniteLossException>(() => optimizer.Step(data, null));
+        Assert.Contains("after the AdamW update", e.What);
+        Assert.Equal(before, Bytes(student.Parameters()));
+        Assert.Equal(0, optimizer.StepsDone);
+        Assert.All(student.Parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+
+        // The moments were not advanced either: the same student under a sane optimizer state continues as a fresh one would.
+        string dir = Checkpoints.CheckpointTestSupport.TempDir();
+        optimizer.SaveCheckpoint(Path.Combine(dir, "after-refusal.ckpt"), data, null);
+        using var fresh = new LinearTestStudent(4, 3, seed: 1);
+        using (no_grad()) foreach (var p in fresh.Parameters()) p.fill_(10);
+        using var freshOptimizer = new AlternatingOptimizer(fresh, new TestCrossEntropy(), null, options);
+        var freshData = Data();
+        freshData.Next();
+        freshOptimizer.SaveCheckpoint(Path.Combine(dir, "fresh.ckpt"), freshData, null);
+        Checkpoints.CheckpointTestSupport.AssertSameState(Path.Combine(dir, "fresh.ckpt"), Path.Combine(dir, "after-refusal.ckpt"));
+    }
+
+    [Fact]
+    public void A_learning_rate_beyond_the_parameter_dtype_is_refused_with_the_option_named()
+    {
+        using var student = new LinearTestStudent(4, 3, seed: 1);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new AlternatingOptimizer(student, new TestCrossEntropy(), null, new AlternatingOptimizerOptions { LearningRate = 1e300 }));
+        Assert.Equal(nameof(AlternatingOptimizerOptions.LearningRate), e.ParamName);
+        var decay = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new AlternatingOptimizer(student, new TestCrossEntropy(), null, new AlternatingOptimizerOptions { LearningRate = 1e20, WeightDecay = 1e20 }));
+        Assert.Contains("WeightDecay", decay.Message);
+    }
+
+    [Fact]
+    public void Epsilon_that_is_zero_in_the_parameter_dtype_is_refused()
+    {
+        using var student = new LinearTestStudent(4, 3, seed: 1);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new AlternatingOptimizer(student, new TestCrossEntropy(), null, new AlternatingOptimizerOptions { Epsilon = 1e-50 }));
+        Assert.Equal(nameof(AlternatingOptimizerOptions.Epsilon), e.ParamName);
+        Assert.Contains("Float32", e.Message);
+
+        // The same ε is a normal float64: a float64 student accepts it and trains to finite weights.
+        using var wide = new LinearTestStudent(4, 3, seed: 1);
+        wide.Module.to(ScalarType.Float64);
+        using var optimizer = new AlternatingOptimizer(wide, new TestCrossEntropy(), null,
+            new AlternatingOptimizerOptions { Epsilon = 1e-50, TotalSteps = 3, Schedule = AlternationSchedules.CompetenceOnly() });
+        var (x, y) = ToyData.Classification(32, 4, 3, 1);
+        optimizer.Train(SupervisedDataset.ForClassification(x.to_type(ScalarType.Float64), y).Batches(8), null);
+        Assert.All(wide.Parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+    }
+
+    /// <summary>A student with BatchNorm: its running statistics change on every training forward pass.</summary>
+    private sealed class BatchNormStudent : TorchStudent
+    {
+        public BatchNormStudent() : base("bn", nn.Sequential(nn.BatchNorm1d(4), nn.Linear(4, 3)), CPU)
+        {
+        }
+
+        public override Tensor Logits(ResponseBatch batch) => ((Sequential)Module).call(batch.Inputs).unsqueeze(1);
+
+        protected override TorchStudent CreateSibling() => new BatchNormStudent();
+    }
+
+    [Fact]
+    public void A_failed_step_leaves_the_buffers_as_they_were()
+    {
+        using var student = new BatchNormStudent();
+        var poisoned = new PoisonedObjective(new TestCrossEntropy());
+        using var optimizer = new AlternatingOptimizer(student, poisoned, null,
+            new AlternatingOptimizerOptions { TotalSteps = 10, Schedule = AlternationSchedules.CompetenceOnly() });
+        var data = Data();
+        optimizer.Step(data, null);
+        var buffers = Bytes(student.Module.buffers());
+        var parameters = Bytes(student.Parameters());
+        poisoned.Poison = true;
+        Assert.Throws<NonFiniteLossException>(() => optimizer.Step(data, null));
+        Assert.Equal(buffers, Bytes(student.Module.buffers()));
+        Assert.Equal(parameters, Bytes(student.Parameters()));
+
+        // A successful step does move them (the check above could not pass by accident).
+        poisoned.Poison = false;
+        optimizer.Step(data, null);
+        Assert.NotEqual(buffers, Bytes(student.Module.buffers()));
+    }
+
+    [Fact]
+    public void An_optimizer_built_inside_a_dispose_scope_outlives_it()
+    {
+        using var student = new LinearTestStudent(4, 3, seed: 1);
+        var data = Data();
+        var options = new AlternatingOptimizerOptions { TotalSteps = 10, Schedule = AlternationSchedules.CompetenceOnly() };
+        AlternatingOptimizer first;
+        using (NewDisposeScope())
+        {
+            first = new AlternatingOptimizer(student, new TestCrossEntropy(), null, options);
+            first.Step(data, null);
+        }
+        // Both the first optimizer and a second one over the same student (sharing its flat buffers) keep working.
+        first.Step(data, null);
+        using var second = new AlternatingOptimizer(student, new TestCrossEntropy(), null, options);
+        second.Step(data, null);
+        first.Dispose();
+        Assert.All(student.Parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+    }
+}
