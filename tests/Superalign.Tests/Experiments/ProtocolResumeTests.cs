@@ -25,6 +25,14 @@ public sealed class ProtocolResumeTests
         return (protocol.Run(run, log), log.Reports);
     }
 
+    private static (TResult Result, List<ProtocolProgress> Reports) RunLogged<TOptions, TResult>(IProtocol<TOptions, TResult> protocol, ProtocolRun run)
+        where TOptions : IProtocolOptions where TResult : IProtocolResult
+    {
+        using var threads = TorchThreads.Single();
+        var log = new ProgressLog();
+        return (protocol.Run(run, log), log.Reports);
+    }
+
     private static List<string> ReadBack(List<ProtocolProgress> reports) =>
         reports.Where(r => r.Stage.EndsWith(": read back", StringComparison.Ordinal)).Select(r => r.Stage[..r.Stage.IndexOf(':')]).ToList();
 
@@ -163,11 +171,41 @@ public sealed class ProtocolResumeTests
     }
 
     [Fact]
-    public void A_protocol_without_units_refuses_a_directory()
+    public void A_protocol_without_units_runs_as_before_and_refuses_a_directory_or_a_selection()
     {
-        var protocol = new Docs.MyProtocol(new Docs.MyProtocolOptions { Seeds = [0], Steps = 3 });
+        var protocol = new WholeRun();
         Assert.Empty(protocol.Units);
+        Assert.Equal(1.5, protocol.Run(ProtocolRun.None).Value);
         Assert.Throws<NotSupportedException>(() => protocol.Run(new ProtocolRun { Directory = "unused" }));
+        Assert.Throws<NotSupportedException>(() => ((IProtocol)protocol).Run(new ProtocolRun { Units = ["seed-0"] }));
+    }
+
+    [Fact]
+    public void The_extending_example_protocol_resumes_from_its_units()
+    {
+        using var directory = new TempDirectory();
+        var protocol = new Docs.MyProtocol(new Docs.MyProtocolOptions { Seeds = [0, 1], Steps = 12 });
+        Assert.Equal(["seed-0", "seed-1"], protocol.Units);
+        var run = new ProtocolRun { Directory = directory.Path };
+        var (shard, _) = RunLogged(protocol, run with { Units = ["seed-1"] });
+        var (whole, reports) = RunLogged(protocol, run);
+        Assert.Equal(["seed 1"], ReadBack(reports));
+        Assert.Equal(["seed 0: trained"], Computed(reports));
+        Assert.Equal(shard.RewardAccuracies[0], whole.RewardAccuracies[1]);
+        Assert.Equal(RunLogged(protocol, ProtocolRun.None).Result.RewardAccuracies, whole.RewardAccuracies);
+    }
+
+    private sealed record WholeRunOptions : IProtocolOptions
+    {
+        public void Validate() { }
+    }
+
+    private sealed record WholeRunResult(double Value, double WallSeconds) : IProtocolResult;
+
+    /// <summary>A protocol that overrides only <c>Run(progress, ct)</c>, as protocols written before units did.</summary>
+    private sealed class WholeRun() : Protocol<WholeRunOptions, WholeRunResult>("whole-run", new WholeRunOptions(), null)
+    {
+        public override WholeRunResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) => new(1.5, 0);
     }
 
     private static string ExtractWallSeconds(string unitJson) =>
