@@ -118,47 +118,63 @@ public sealed class MyProtocol : Protocol<MyProtocolOptions, MyProtocolResult>
     public MyProtocol(MyProtocolOptions? options = null, ILoggerFactory? loggerFactory = null)
         : base("my-protocol", options ?? new(), loggerFactory) { }
 
-    public override MyProtocolResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>One unit per seed: a run directory keeps each seed's accuracy, and a run resumes from them.</summary>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    public override MyProtocolResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    public override MyProtocolResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var watch = Stopwatch.StartNew();
-        var report = Stages(progress, total: Options.Seeds.Count);   // one unit of work per seed
+        var seeds = SelectSeeds(run, Options.Seeds);                 // every seed, or those run.Units selects
+        var store = OpenStore(run);                                   // null when run.Directory is null
+        var report = Stages(progress, total: seeds.Count);           // one unit of work per seed
         var accuracies = new List<double>();
-        foreach (int seed in Options.Seeds)
+        foreach (int seed in seeds)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();                      // frees this seed's tensors
-            torch.random.manual_seed(seed);
-            var x = randn(2000, 8);
-            var answer = x.narrow(1, 0, 4).argmax(1);                 // the task: 4 answers
-            var refuse = full_like(answer, 4);                        // a fifth response
-            var sensitive = x.select(1, 7) > 1.0;                     // the value rule: refuse these
-            using var student = new MlpClassifier(new MlpClassifierOptions(8, 5, HiddenWidth: 32, Depth: 1, Seed: seed), CPU);
-            using var reference = student.Clone();
-            var task = SupervisedDataset.ForClassification(x, answer);
-            var pairs = PreferenceDataset.ForClassification(x, where(sensitive, refuse, answer), where(sensitive, answer, refuse))
-                .WithReferenceLogProbs(reference);
-
-            var options = new AlternatingOptimizerOptions
-            {
-                TotalSteps = Options.Steps,
-                Schedule = AlternationSchedules.FixedRatio(1, 2),
-                LearningRate = 3e-3,
-            };
-            using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"),
-                ConformityObjectives.Create("sigmoid", beta: Options.Beta), options,
-                logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
-            var reports = optimizer.Train(task.Batches(64, seed), pairs.Batches(64, seed), cancellationToken: cancellationToken);
-
-            double accuracy = reports.Last(r => r.Phase == TrainingPhase.Conformity).Metric(MetricNames.RewardsAccuracies);
-            accuracies.Add(accuracy);
-            Logger.LogInformation("Seed {Seed}: rewards/accuracies {Accuracy:F3}", seed, accuracy);
-            report($"seed {seed}: trained");
+            accuracies.Add(RunUnit(store, run, SeedUnit(seed),       // read back if stored, else trained and stored
+                () => TrainSeed(seed, report, cancellationToken),
+                readBack: () => report($"seed {seed}: read back")));
         }
 
         var result = new MyProtocolResult(Options, accuracies, watch.Elapsed.TotalSeconds);
         if (Options.OutputPath is not null)
             ProtocolJson.Write(result, Options.OutputPath);
         return result;
+    }
+
+    /// <summary>One seed, from its seed alone (not from what ran before it), so that it can be stored and read back.</summary>
+    private double TrainSeed(int seed, Action<string> report, CancellationToken cancellationToken)
+    {
+        using var scope = NewDisposeScope();                          // frees this seed's tensors
+        torch.random.manual_seed(seed);
+        var x = randn(2000, 8);
+        var answer = x.narrow(1, 0, 4).argmax(1);                     // the task: 4 answers
+        var refuse = full_like(answer, 4);                            // a fifth response
+        var sensitive = x.select(1, 7) > 1.0;                         // the value rule: refuse these
+        using var student = new MlpClassifier(new MlpClassifierOptions(8, 5, HiddenWidth: 32, Depth: 1, Seed: seed), CPU);
+        using var reference = student.Clone();
+        var task = SupervisedDataset.ForClassification(x, answer);
+        var pairs = PreferenceDataset.ForClassification(x, where(sensitive, refuse, answer), where(sensitive, answer, refuse))
+            .WithReferenceLogProbs(reference);
+
+        var options = new AlternatingOptimizerOptions
+        {
+            TotalSteps = Options.Steps,
+            Schedule = AlternationSchedules.FixedRatio(1, 2),
+            LearningRate = 3e-3,
+        };
+        using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"),
+            ConformityObjectives.Create("sigmoid", beta: Options.Beta), options,
+            logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
+        var reports = optimizer.Train(task.Batches(64, seed), pairs.Batches(64, seed), cancellationToken: cancellationToken);
+
+        double accuracy = reports.Last(r => r.Phase == TrainingPhase.Conformity).Metric(MetricNames.RewardsAccuracies);
+        Logger.LogInformation("Seed {Seed}: rewards/accuracies {Accuracy:F3}", seed, accuracy);
+        report($"seed {seed}: trained");
+        return accuracy;
     }
 }
 // extending:protocol:end

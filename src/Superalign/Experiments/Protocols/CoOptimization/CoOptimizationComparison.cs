@@ -41,43 +41,69 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     }
 
     /// <inheritdoc />
-    public override CoOptimizationResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override CoOptimizationResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One unit per seed (<c>seed-N</c>): the base model's scores and every schedule's run from it (the schedules of a
+    /// seed share its base, so a seed is the smallest piece that is computed on its own).
+    /// </remarks>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    /// <inheritdoc />
+    public override CoOptimizationResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var wall = Stopwatch.StartNew();
         var o = Options;
+        var seeds = SelectSeeds(run, o.Seeds);
+        var store = OpenStore(run);
         var device = Devices.Parse(o.Device);
-        int total = o.Seeds.Count * (1 + o.Schedules.Count);
-        var report = Stages(progress, total);
+        int perSeed = 1 + o.Schedules.Count;
+        var stages = new StageCounter(Name, progress, seeds.Count * perSeed);
         var runs = new List<ScheduleRun>();
         var bases = new List<ValueConflictScores>();
         int trainPrompts = 0, testPrompts = 0;
-        foreach (int seed in o.Seeds)
+        foreach (int seed in seeds)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var task = new ValueConflictTask(o.Task with { Seed = seed });
-            var (train, probes) = SplitProbes(task, seed);
-            (trainPrompts, testPrompts) = (train.Count, task.TestPrompts.Count);
-            var competence = task.CompetenceData(train);
-            using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", device);
-            LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
-            var baseScores = task.Evaluate(baseModel);
-            bases.Add(baseScores);
-            Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
-            report($"seed {seed}: base trained");
-            // The base is the reference of every schedule: its log-probs of the pairs are computed once.
-            var conformity = task.ConformityData(train).WithReferenceLogProbs(baseModel);
-            var probeData = probes.Count == 0 ? null : new ProbeData(task.CompetenceData(probes), task.ConformityData(probes).WithReferenceLogProbs(baseModel));
-            foreach (var candidate in o.Schedules)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, probeData, cancellationToken);
-                runs.Add(run);
-                Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
-                    seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
-                report($"seed {seed}: {candidate.Name} trained");
-            }
+            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(seed, device, stages, cancellationToken),
+                () => stages.Report($"seed {seed}: read back", perSeed));
+            bases.Add(unit.Base);
+            runs.AddRange(unit.Runs);
+            (trainPrompts, testPrompts) = (unit.TrainPrompts, unit.TestPrompts);
         }
         return Summarize(bases, runs, trainPrompts, testPrompts, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A seed's unit: its base model's scores, every schedule's run, and the seed's prompt counts.</summary>
+    internal sealed record SeedUnitData(ValueConflictScores Base, IReadOnlyList<ScheduleRun> Runs, int TrainPrompts, int TestPrompts);
+
+    private SeedUnitData RunSeed(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        var task = new ValueConflictTask(o.Task with { Seed = seed });
+        var (train, probes) = SplitProbes(task, seed);
+        var competence = task.CompetenceData(train);
+        using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", device);
+        LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
+        var baseScores = task.Evaluate(baseModel);
+        Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
+        stages.Report($"seed {seed}: base trained");
+        // The base is the reference of every schedule: its log-probs of the pairs are computed once.
+        var conformity = task.ConformityData(train).WithReferenceLogProbs(baseModel);
+        var probeData = probes.Count == 0 ? null : new ProbeData(task.CompetenceData(probes), task.ConformityData(probes).WithReferenceLogProbs(baseModel));
+        var runs = new List<ScheduleRun>();
+        foreach (var candidate in o.Schedules)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, probeData, cancellationToken);
+            runs.Add(run);
+            Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
+                seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
+            stages.Report($"seed {seed}: {candidate.Name} trained");
+        }
+        return new SeedUnitData(baseScores, runs, train.Count, task.TestPrompts.Count);
     }
 
     /// <summary>The held-out probes of the direction searches: the probe prompts' competence data and preference pairs.</summary>

@@ -50,7 +50,7 @@ public sealed record ScheduleSummary(string Schedule, string Description, Summar
 /// <param name="ConformityDifference">Mean of first − second conformity over seeds, with a t interval.</param>
 public sealed record PairedComparison(string First, string Second, SummaryStatistics CompetenceDifference, SummaryStatistics ConformityDifference);
 
-/// <summary>The result of <see cref="CoOptimizationComparison.Run"/>.</summary>
+/// <summary>The result of <see cref="CoOptimizationComparison"/>.</summary>
 /// <param name="Options">The options.</param>
 /// <param name="TrainPrompts">Training prompts per seed.</param>
 /// <param name="TestPrompts">Held-out prompts per seed.</param>

@@ -37,6 +37,22 @@ public interface IProtocol
     /// <param name="cancellationToken">Checked between and during trainings.</param>
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
     IProtocolResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The keys of the run's units (e.g. <c>seed-0</c>, <c>seed-1</c>), in the order a run computes them: the pieces
+    /// whose results are a function of the options and the key alone, which a run directory stores and a run can
+    /// select (<see cref="ProtocolRun"/>). Empty for a protocol that does not run by units.
+    /// </summary>
+    IReadOnlyList<string> Units { get; }
+
+    /// <summary>Runs the protocol, or the units <paramref name="run"/> selects, storing and reading back finished units in its directory.</summary>
+    /// <param name="run">Run directory and unit selection (<see cref="ProtocolRun.None"/>: as <see cref="Run(IProgress{ProtocolProgress}?, CancellationToken)"/>).</param>
+    /// <param name="progress">Receives a report after each unit of work; a unit read back is reported once, as <c>… read back</c>.</param>
+    /// <param name="cancellationToken">Checked between and during trainings.</param>
+    /// <exception cref="OperationCanceledException">The run was cancelled (the units finished before stay stored).</exception>
+    /// <exception cref="InvalidOperationException">The directory holds a run of other options.</exception>
+    /// <exception cref="NotSupportedException">A directory or selection was given to a protocol without units.</exception>
+    IProtocolResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>An experiment protocol with its option and result types.</summary>
@@ -54,6 +70,15 @@ public interface IProtocol<out TOptions, out TResult> : IProtocol
     /// <param name="cancellationToken">Checked between and during trainings.</param>
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
     new TResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs the protocol, or the units <paramref name="run"/> selects, storing and reading back finished units in its directory.</summary>
+    /// <param name="run">Run directory and unit selection.</param>
+    /// <param name="progress">Receives a report after each unit of work; a unit read back is reported once, as <c>… read back</c>.</param>
+    /// <param name="cancellationToken">Checked between and during trainings.</param>
+    /// <exception cref="OperationCanceledException">The run was cancelled (the units finished before stay stored).</exception>
+    /// <exception cref="InvalidOperationException">The directory holds a run of other options.</exception>
+    /// <exception cref="NotSupportedException">A directory or selection was given to a protocol without units.</exception>
+    new TResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -107,7 +132,114 @@ public abstract class Protocol<TOptions, TResult> : IProtocol<TOptions, TResult>
     protected Action<string> Stages(IProgress<ProtocolProgress>? progress, int total, int done = 0) =>
         stage => progress?.Report(new ProtocolProgress(Name, stage, ++done, total));
 
+    /// <inheritdoc />
+    /// <remarks>Empty unless overridden: the protocol then runs only as a whole.</remarks>
+    public virtual IReadOnlyList<string> Units => [];
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Unless overridden, runs <see cref="Run(IProgress{ProtocolProgress}?, CancellationToken)"/> when
+    /// <paramref name="run"/> asks for no directory and no selection, and throws <see cref="NotSupportedException"/>
+    /// otherwise. A protocol that runs by units overrides <see cref="Units"/> and this method, and uses
+    /// <see cref="OpenStore"/>, <see cref="SelectUnits"/> and <see cref="RunUnit{T}"/>.
+    /// </remarks>
+    public virtual TResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        if (run.Directory is not null || run.Units is not null)
+            throw new NotSupportedException($"The protocol '{Name}' does not run by units: it cannot store or select them.");
+        return Run(progress, cancellationToken);
+    }
+
+    /// <summary>The key of the unit of seed <paramref name="seed"/>: <c>seed-3</c> (<c>seed--1</c> for −1).</summary>
+    protected static string SeedUnit(int seed) => "seed-" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The units <paramref name="run"/> selects, in the order of <see cref="Units"/> (all of them when
+    /// <see cref="ProtocolRun.Units"/> is null).
+    /// </summary>
+    /// <exception cref="ArgumentException">The selection names a unit the protocol does not have, or selects none.</exception>
+    protected IReadOnlyList<string> SelectUnits(ProtocolRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var all = Units;
+        if (run.Units is null) return all;
+        var unknown = run.Units.Where(u => !all.Contains(u)).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"The protocol '{Name}' has no unit {string.Join(", ", unknown.Select(u => $"'{u}'"))}; its units: {string.Join(", ", all)}.", nameof(run));
+        var selected = all.Where(run.Units.Contains).ToList();
+        if (selected.Count == 0) throw new ArgumentException($"The selection of units of '{Name}' is empty.", nameof(run));
+        return selected;
+    }
+
+    /// <summary>The seeds of <paramref name="seeds"/> whose unit (<see cref="SeedUnit"/>) <paramref name="run"/> selects, in order.</summary>
+    /// <exception cref="ArgumentException">The selection names a unit the protocol does not have, or selects none.</exception>
+    protected IReadOnlyList<int> SelectSeeds(ProtocolRun run, IReadOnlyList<int> seeds)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        var selected = SelectUnits(run).ToHashSet(StringComparer.Ordinal);
+        return seeds.Where(s => selected.Contains(SeedUnit(s))).ToList();
+    }
+
+    /// <summary>
+    /// The store of <paramref name="run"/>'s directory for these options (<see cref="ProtocolUnitStore.Open"/>), or
+    /// null when it names none.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The directory holds a run of other options.</exception>
+    protected ProtocolUnitStore? OpenStore(ProtocolRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Directory is null ? null : ProtocolUnitStore.Open(run.Directory, Name, Options, Units, run.ExternalInputs, Logger);
+    }
+
+    /// <summary>
+    /// One unit: read back from <paramref name="store"/> when it holds it (then <paramref name="readBack"/> runs),
+    /// otherwise computed and, with a store, written to it.
+    /// </summary>
+    /// <typeparam name="T">The unit's data: a record that <see cref="ProtocolJson"/> writes and reads back exactly.</typeparam>
+    /// <param name="store">The run's store, or null.</param>
+    /// <param name="run">The run settings (<see cref="ProtocolRun.ComputeMissing"/>).</param>
+    /// <param name="unit">The unit's key.</param>
+    /// <param name="compute">Computes the unit.</param>
+    /// <param name="readBack">Runs when the unit was read back instead of computed (e.g. to report progress).</param>
+    /// <exception cref="InvalidOperationException">The unit is missing and <see cref="ProtocolRun.ComputeMissing"/> is false.</exception>
+    protected T RunUnit<T>(ProtocolUnitStore? store, ProtocolRun run, string unit, Func<T> compute, Action? readBack = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(compute);
+        if (store is not null && store.TryRead(unit, out T? stored))
+        {
+            Logger.LogInformation("Unit {Unit} read back from {Directory}", unit, store.Directory);
+            readBack?.Invoke();
+            return stored!;
+        }
+        if (!run.ComputeMissing)
+            throw new InvalidOperationException(store is null
+                ? $"Unit '{unit}' of '{Name}' would have to be computed, but the run has no directory and ComputeMissing is false."
+                : $"Unit '{unit}' of '{Name}' is not in '{store.Directory}' and ComputeMissing is false.");
+        var value = compute();
+        store?.Write(unit, value);
+        return value;
+    }
+
     IProtocolOptions IProtocol.Options => Options;
 
     IProtocolResult IProtocol.Run(IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken) => Run(progress, cancellationToken);
+
+    IProtocolResult IProtocol.Run(ProtocolRun run, IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken) => Run(run, progress, cancellationToken);
+}
+
+/// <summary>Counts finished stages of a run and reports them; a unit read back advances it by all of its stages at once.</summary>
+internal sealed class StageCounter(string protocol, IProgress<ProtocolProgress>? progress, int total, int done = 0)
+{
+    public int Done { get; private set; } = done;
+
+    public int Total { get; } = total;
+
+    /// <summary>Reports <paramref name="stage"/> as <paramref name="stages"/> more stages done.</summary>
+    public void Report(string stage, int stages = 1)
+    {
+        Done += stages;
+        progress?.Report(new ProtocolProgress(protocol, stage, Done, Total));
+    }
 }

@@ -48,153 +48,183 @@ public sealed class GapAnnealing : Protocol<GapAnnealingOptions, GapAnnealingRes
     }
 
     /// <inheritdoc />
-    public override GapAnnealingResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override GapAnnealingResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One unit per seed (<c>seed-N</c>): the seed's row (its chain, direct students and ceilings). The ladder's trunks
+    /// are pretrained by every run, units read back or not (they are deterministic, and their diagnostics are part of
+    /// the result).
+    /// </remarks>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    /// <inheritdoc />
+    public override GapAnnealingResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var watch = Stopwatch.StartNew();
         var o = Options;
-        using var run = new RepresentationRun(o.Task, o.Device, o.TrainSize, o.TestSize);
-        var (device, task, train, test) = (run.Device, run.Task, run.Train, run.Test);
-        int last = o.Ladder.Count - 1;
-        bool capability = o.Schedule.Kind == GapScheduleKind.CapabilityGap;
-        int perSeed = 1 + (capability ? o.CapabilityFolds * o.Ladder.Count : 0) + PlannedRounds() + 2 + last;
-        int total = o.Ladder.Count + perSeed * o.Seeds.Count;
-        var report = Stages(progress, total);
+        var selected = SelectSeeds(run, o.Seeds);
+        var store = OpenStore(run);
+        using var representation = new RepresentationRun(o.Task, o.Device, o.TrainSize, o.TestSize);
+        var (device, task, train, test) = (representation.Device, representation.Task, representation.Train, representation.Test);
+        int perSeed = PlannedStagesPerSeed();
+        int total = o.Ladder.Count + perSeed * selected.Count;
+        var stages = new StageCounter(Name, progress, total);
 
-        var trunks = ClassifierTraining.PretrainTrunks(task, o.Ladder, report, Logger, cancellationToken);
+        var trunks = ClassifierTraining.PretrainTrunks(task, o.Ladder, stage => stages.Report(stage), Logger, cancellationToken);
 
         int n = o.TrainSize;
-        var objective = CompetenceObjectives.Create(o.CompetenceLoss);
-        var testLabels = ClassificationAccuracy.Predictions(test.Labels);
         var seeds = new List<GapAnnealingSeedResult>();
-        foreach (int seed in o.Seeds)
+        foreach (int seed in selected)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var seedScope = NewDisposeScope();
-            var owned = new List<IClassifierStudent>();
-            try
-            {
-                // A fresh probe sample per seed, so that the seeds also vary the probe set's noise.
-                var probe = task.Sample(o.ProbeSize, ProbeStream + 16L * (seed + 1L));
-                var (xa, ya, xb, yb) = ClassifierTraining.Halves(train, seed);
-
-                IClassifierStudent NewProbe(int rung)
-                {
-                    var model = task.Probe(o.Ladder[rung]);
-                    owned.Add(model);
-                    return model;
-                }
-
-                // The weak model: rung 0 on A with ground truth.
-                var weak = NewProbe(0);
-                ClassifierTraining.Train(weak, xa, ya, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
-                    SeedStreams.Mix(seed, 0), cancellationToken);
-                report($"seed {seed}: weak {o.Ladder[0].Name} trained on A");
-                var weakProbe = ClassifierTraining.Evaluate(weak, probe.Features, probe.Labels);
-                var weakTest = ClassifierTraining.Evaluate(weak, test.Features, test.Labels);
-
-                // Capability of each size, cross-fitted on the probe set (only the capability-gap schedule needs it).
-                var capabilities = new List<RungCapability>();
-                int capabilitySteps = 0;
-                if (capability)
-                {
-                    for (int r = 0; r <= last; r++)
-                    {
-                        var (estimate, steps) = CrossFitted(task, o.Ladder[r], probe, seed, cancellationToken);
-                        capabilities.Add(new RungCapability(o.Ladder[r].Name, r, estimate));
-                        capabilitySteps += steps;
-                        for (int f = 0; f < o.CapabilityFolds; f++) report($"seed {seed}: capability of {o.Ladder[r].Name}, fold {f + 1}");
-                    }
-                }
-
-                // The chain. The updates of each round are those its optimizer reports, so the budget is measured, not assumed.
-                var roundSteps = new Dictionary<int, int>();
-                var trace = RunChain(weak, weakProbe.Correct, last, o.Schedule, capability ? capabilities.Select(c => c.Capability).ToArray() : null,
-                    (supervisor, rung, round) =>
-                    {
-                        var student = NewProbe(rung);
-                        using var labelScope = NewDisposeScope();
-                        var soft = ClassifierTraining.Probabilities(supervisor, xb);
-                        roundSteps[round] = ClassifierTraining.Train(student, xb, soft.argmax(1), soft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
-                            SeedStreams.Mix(seed, round), cancellationToken);
-                        report($"seed {seed}: round {round}, {o.Ladder[rung].Name} trained on {supervisor.Name}");
-                        return student;
-                    },
-                    model => ClassifierTraining.Evaluate(model, probe.Features, probe.Labels).Correct,
-                    (student, supervisor, round) => Decide(student, supervisor, o.Acceptance, o.AcceptanceMargin, o.ConfidenceLevel, o.BootstrapResamples,
-                        SeedStreams.Mix(seed, 1000 + round)),
-                    cancellationToken);
-                int chainSteps = roundSteps.Values.Sum();
-
-                // Direct supervision of the largest size by the weak model, at the chain's total budget and at one round's.
-                var weakSoft = ClassifierTraining.Probabilities(weak, xb);
-                var direct = NewProbe(last);
-                int directSteps = ClassifierTraining.Train(direct, xb, weakSoft.argmax(1), weakSoft, objective, chainSteps, o.LearningRate, o.BatchSize,
-                    SeedStreams.Mix(seed, 500), cancellationToken);
-                report($"seed {seed}: direct {o.Ladder[last].Name} trained on {o.Ladder[0].Name} for {chainSteps} steps");
-                var directShort = NewProbe(last);
-                ClassifierTraining.Train(directShort, xb, weakSoft.argmax(1), weakSoft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
-                    SeedStreams.Mix(seed, 501), cancellationToken);
-                report($"seed {seed}: direct {o.Ladder[last].Name} trained for {o.StepsPerRound} steps");
-
-                // Ceilings of every student size: B with ground truth.
-                var ceilings = new Dictionary<int, ClassifierEvaluation>();
-                foreach (int rung in trace.Steps.Select(s => s.StudentRung).Append(last).Distinct().Order())
-                {
-                    var ceiling = NewProbe(rung);
-                    ClassifierTraining.Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
-                        SeedStreams.Mix(seed, 600 + rung), cancellationToken);
-                    ceilings[rung] = ClassifierTraining.Evaluate(ceiling, test.Features, test.Labels);
-                    report($"seed {seed}: ceiling {o.Ladder[rung].Name} trained on B");
-                }
-
-                var testCache = new Dictionary<IClassifierStudent, ClassifierEvaluation>(ReferenceEqualityComparer.Instance) { [weak] = weakTest };
-                ClassifierEvaluation Test(IClassifierStudent model)
-                {
-                    if (!testCache.TryGetValue(model, out var e)) testCache[model] = e = ClassifierTraining.Evaluate(model, test.Features, test.Labels);
-                    return e;
-                }
-
-                var rounds = trace.Steps.Select(s =>
-                {
-                    var studentTest = Test(s.Student);
-                    double ceilingAcc = ceilings[s.StudentRung].Accuracy;
-                    var row = new GapAnnealingRound(s.Round, o.Ladder[s.SupervisorRung].Name, s.SupervisorRung, o.Ladder[s.StudentRung].Name, s.StudentRung,
-                        roundSteps[s.Round], s.SupervisorProbeAccuracy, s.StudentProbeAccuracy, s.Decision, Test(s.Supervisor).Accuracy, studentTest.Accuracy,
-                        ceilingAcc, PerformanceGapRecovered.Compute(weakTest.Accuracy, studentTest.Accuracy, ceilingAcc).Value);
-                    Logger.LogInformation("seed {Seed} round {Round}: {Supervisor} -> {Student}: probe {SupProbe:P1} -> {StuProbe:P1} ({Verdict}); test {StuTest:P1}",
-                        seed, row.Round, row.Supervisor, row.Student, row.SupervisorProbeAccuracy, row.StudentProbeAccuracy,
-                        row.Decision.Accepted ? "accepted" : "rejected", row.StudentTestAccuracy);
-                    return row;
-                }).ToList();
-
-                var chained = Test(trace.Steps[^1].Student);
-                var directTest = Test(direct);
-                var directShortTest = Test(directShort);
-                var ceilingTest = ceilings[last];
-                var output = Test(trace.Output);
-                var seedResult = new GapAnnealingSeedResult(seed, o.Ladder[0].Name, o.Ladder[last].Name, weakTest.Accuracy, weakProbe.Accuracy,
-                    capabilities, rounds, chainSteps, directSteps, capabilitySteps,
-                    chained.Accuracy, directTest.Accuracy, directShortTest.Accuracy, ceilingTest.Accuracy,
-                    PerformanceGapRecovered.Compute(weakTest.Accuracy, chained.Accuracy, ceilingTest.Accuracy).Value,
-                    PerformanceGapRecovered.Compute(weakTest.Accuracy, directTest.Accuracy, ceilingTest.Accuracy).Value,
-                    Bootstrap.MeanDifference(chained.Correct, directTest.Correct, o.ConfidenceLevel, o.BootstrapResamples, SeedStreams.Mix(seed, 2000)),
-                    o.Ladder[trace.OutputRung].Name, output.Accuracy,
-                    rounds.Count(r => r.Decision.Accepted), rounds.Count(r => !r.Decision.Accepted),
-                    SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, chained.Predictions),
-                    SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, directTest.Predictions));
-                seeds.Add(seedResult);
-                Logger.LogInformation("seed {Seed}: weak {Weak:P1}, chained {Chained:P1}, direct {Direct:P1} ({Steps} steps), ceiling {Ceiling:P1}; {Accepted} accepted, {Rejected} rejected",
-                    seed, seedResult.WeakTestAccuracy, seedResult.ChainedAccuracy, seedResult.DirectAccuracy, chainSteps, seedResult.CeilingAccuracy,
-                    seedResult.Accepted, seedResult.Rejected);
-            }
-            finally
-            {
-                foreach (var model in owned) model.Dispose();
-            }
+            seeds.Add(RunUnit(store, run, SeedUnit(seed), () => RunSeed(task, train, test, seed, stages, cancellationToken),
+                () => stages.Report($"seed {seed}: read back", perSeed)));
         }
         progress?.Report(new ProtocolProgress(ProtocolName, "done", total, total));
-        return new GapAnnealingResult(o, o.Seeds.ToArray(),
+        return new GapAnnealingResult(o, selected.ToArray(),
             new GapAnnealingSampleSizes(n, n / 2, n - n / 2, o.ProbeSize, o.TestSize), trunks, seeds, Summarize(seeds), device.ToString(), watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Progress stages planned per seed (the capability-gap schedule may run fewer rounds).</summary>
+    private int PlannedStagesPerSeed()
+    {
+        bool capability = Options.Schedule.Kind == GapScheduleKind.CapabilityGap;
+        return 1 + (capability ? Options.CapabilityFolds * Options.Ladder.Count : 0) + PlannedRounds() + 2 + Options.Ladder.Count - 1;
+    }
+
+    private GapAnnealingSeedResult RunSeed(RepresentationTask task, Data.ClassificationTable train, Data.ClassificationTable test, int seed,
+        StageCounter stages, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        int last = o.Ladder.Count - 1;
+        bool capability = o.Schedule.Kind == GapScheduleKind.CapabilityGap;
+        var objective = CompetenceObjectives.Create(o.CompetenceLoss);
+        var testLabels = ClassificationAccuracy.Predictions(test.Labels);
+        using var seedScope = NewDisposeScope();
+        var owned = new List<IClassifierStudent>();
+        GapAnnealingSeedResult seedResult;
+        try
+        {
+            // A fresh probe sample per seed, so that the seeds also vary the probe set's noise.
+            var probe = task.Sample(o.ProbeSize, ProbeStream + 16L * (seed + 1L));
+            var (xa, ya, xb, yb) = ClassifierTraining.Halves(train, seed);
+
+            IClassifierStudent NewProbe(int rung)
+            {
+                var model = task.Probe(o.Ladder[rung]);
+                owned.Add(model);
+                return model;
+            }
+
+            // The weak model: rung 0 on A with ground truth.
+            var weak = NewProbe(0);
+            ClassifierTraining.Train(weak, xa, ya, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
+                SeedStreams.Mix(seed, 0), cancellationToken);
+            stages.Report($"seed {seed}: weak {o.Ladder[0].Name} trained on A");
+            var weakProbe = ClassifierTraining.Evaluate(weak, probe.Features, probe.Labels);
+            var weakTest = ClassifierTraining.Evaluate(weak, test.Features, test.Labels);
+
+            // Capability of each size, cross-fitted on the probe set (only the capability-gap schedule needs it).
+            var capabilities = new List<RungCapability>();
+            int capabilitySteps = 0;
+            if (capability)
+            {
+                for (int r = 0; r <= last; r++)
+                {
+                    var (estimate, steps) = CrossFitted(task, o.Ladder[r], probe, seed, cancellationToken);
+                    capabilities.Add(new RungCapability(o.Ladder[r].Name, r, estimate));
+                    capabilitySteps += steps;
+                    for (int f = 0; f < o.CapabilityFolds; f++) stages.Report($"seed {seed}: capability of {o.Ladder[r].Name}, fold {f + 1}");
+                }
+            }
+
+            // The chain. The updates of each round are those its optimizer reports, so the budget is measured, not assumed.
+            var roundSteps = new Dictionary<int, int>();
+            var trace = RunChain(weak, weakProbe.Correct, last, o.Schedule, capability ? capabilities.Select(c => c.Capability).ToArray() : null,
+                (supervisor, rung, round) =>
+                {
+                    var student = NewProbe(rung);
+                    using var labelScope = NewDisposeScope();
+                    var soft = ClassifierTraining.Probabilities(supervisor, xb);
+                    roundSteps[round] = ClassifierTraining.Train(student, xb, soft.argmax(1), soft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
+                        SeedStreams.Mix(seed, round), cancellationToken);
+                    stages.Report($"seed {seed}: round {round}, {o.Ladder[rung].Name} trained on {supervisor.Name}");
+                    return student;
+                },
+                model => ClassifierTraining.Evaluate(model, probe.Features, probe.Labels).Correct,
+                (student, supervisor, round) => Decide(student, supervisor, o.Acceptance, o.AcceptanceMargin, o.ConfidenceLevel, o.BootstrapResamples,
+                    SeedStreams.Mix(seed, 1000 + round)),
+                cancellationToken);
+            int chainSteps = roundSteps.Values.Sum();
+
+            // Direct supervision of the largest size by the weak model, at the chain's total budget and at one round's.
+            var weakSoft = ClassifierTraining.Probabilities(weak, xb);
+            var direct = NewProbe(last);
+            int directSteps = ClassifierTraining.Train(direct, xb, weakSoft.argmax(1), weakSoft, objective, chainSteps, o.LearningRate, o.BatchSize,
+                SeedStreams.Mix(seed, 500), cancellationToken);
+            stages.Report($"seed {seed}: direct {o.Ladder[last].Name} trained on {o.Ladder[0].Name} for {chainSteps} steps");
+            var directShort = NewProbe(last);
+            ClassifierTraining.Train(directShort, xb, weakSoft.argmax(1), weakSoft, objective, o.StepsPerRound, o.LearningRate, o.BatchSize,
+                SeedStreams.Mix(seed, 501), cancellationToken);
+            stages.Report($"seed {seed}: direct {o.Ladder[last].Name} trained for {o.StepsPerRound} steps");
+
+            // Ceilings of every student size: B with ground truth.
+            var ceilings = new Dictionary<int, ClassifierEvaluation>();
+            foreach (int rung in trace.Steps.Select(s => s.StudentRung).Append(last).Distinct().Order())
+            {
+                var ceiling = NewProbe(rung);
+                ClassifierTraining.Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), o.StepsPerRound, o.LearningRate, o.BatchSize,
+                    SeedStreams.Mix(seed, 600 + rung), cancellationToken);
+                ceilings[rung] = ClassifierTraining.Evaluate(ceiling, test.Features, test.Labels);
+                stages.Report($"seed {seed}: ceiling {o.Ladder[rung].Name} trained on B");
+            }
+
+            var testCache = new Dictionary<IClassifierStudent, ClassifierEvaluation>(ReferenceEqualityComparer.Instance) { [weak] = weakTest };
+            ClassifierEvaluation Test(IClassifierStudent model)
+            {
+                if (!testCache.TryGetValue(model, out var e)) testCache[model] = e = ClassifierTraining.Evaluate(model, test.Features, test.Labels);
+                return e;
+            }
+
+            var rounds = trace.Steps.Select(s =>
+            {
+                var studentTest = Test(s.Student);
+                double ceilingAcc = ceilings[s.StudentRung].Accuracy;
+                var row = new GapAnnealingRound(s.Round, o.Ladder[s.SupervisorRung].Name, s.SupervisorRung, o.Ladder[s.StudentRung].Name, s.StudentRung,
+                    roundSteps[s.Round], s.SupervisorProbeAccuracy, s.StudentProbeAccuracy, s.Decision, Test(s.Supervisor).Accuracy, studentTest.Accuracy,
+                    ceilingAcc, PerformanceGapRecovered.Compute(weakTest.Accuracy, studentTest.Accuracy, ceilingAcc).Value);
+                Logger.LogInformation("seed {Seed} round {Round}: {Supervisor} -> {Student}: probe {SupProbe:P1} -> {StuProbe:P1} ({Verdict}); test {StuTest:P1}",
+                    seed, row.Round, row.Supervisor, row.Student, row.SupervisorProbeAccuracy, row.StudentProbeAccuracy,
+                    row.Decision.Accepted ? "accepted" : "rejected", row.StudentTestAccuracy);
+                return row;
+            }).ToList();
+
+            var chained = Test(trace.Steps[^1].Student);
+            var directTest = Test(direct);
+            var directShortTest = Test(directShort);
+            var ceilingTest = ceilings[last];
+            var output = Test(trace.Output);
+            seedResult = new GapAnnealingSeedResult(seed, o.Ladder[0].Name, o.Ladder[last].Name, weakTest.Accuracy, weakProbe.Accuracy,
+                capabilities, rounds, chainSteps, directSteps, capabilitySteps,
+                chained.Accuracy, directTest.Accuracy, directShortTest.Accuracy, ceilingTest.Accuracy,
+                PerformanceGapRecovered.Compute(weakTest.Accuracy, chained.Accuracy, ceilingTest.Accuracy).Value,
+                PerformanceGapRecovered.Compute(weakTest.Accuracy, directTest.Accuracy, ceilingTest.Accuracy).Value,
+                Bootstrap.MeanDifference(chained.Correct, directTest.Correct, o.ConfidenceLevel, o.BootstrapResamples, SeedStreams.Mix(seed, 2000)),
+                o.Ladder[trace.OutputRung].Name, output.Accuracy,
+                rounds.Count(r => r.Decision.Accepted), rounds.Count(r => !r.Decision.Accepted),
+                SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, chained.Predictions),
+                SupervisorAgreement.WeakErrors(testLabels, weakTest.Predictions, directTest.Predictions));
+            Logger.LogInformation("seed {Seed}: weak {Weak:P1}, chained {Chained:P1}, direct {Direct:P1} ({Steps} steps), ceiling {Ceiling:P1}; {Accepted} accepted, {Rejected} rejected",
+                seed, seedResult.WeakTestAccuracy, seedResult.ChainedAccuracy, seedResult.DirectAccuracy, chainSteps, seedResult.CeilingAccuracy,
+                seedResult.Accepted, seedResult.Rejected);
+        }
+        finally
+        {
+            foreach (var model in owned) model.Dispose();
+        }
+        return seedResult;
     }
 
     /// <summary>Rounds the schedule will run (an upper bound for the capability-gap schedule), for progress reports.</summary>

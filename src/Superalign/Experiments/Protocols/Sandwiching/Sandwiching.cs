@@ -42,69 +42,38 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
     }
 
     /// <inheritdoc />
-    public override SandwichingResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override SandwichingResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One unit per seed (<c>seed-N</c>): its row and its test examples' correctness under each condition.</remarks>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    /// <inheritdoc />
+    public override SandwichingResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var watch = Stopwatch.StartNew();
+        var seeds = SelectSeeds(run, Options.Seeds);
+        var store = OpenStore(run);
         var task = new SparseEvidenceTask(Options.Task);
         var device = Devices.Parse(Options.Device);
-        int total = Options.Seeds.Count * StagesPerSeed;
-        var report = Stages(progress, total);
+        var stages = new StageCounter(Name, progress, seeds.Count * StagesPerSeed);
         var rows = new List<SandwichingSeedResult>();
         var noHelp = new List<double>();
         var consultancy = new List<double>();
         var debate = new List<double>();
         Logger.LogInformation("Sandwiching: {Seeds} seeds, {Train} training and {Test} test examples each, k = {Reveals} of {Features} features, on {Device}",
-            Options.Seeds.Count, Options.TrainSize, Options.TestSize, Options.Reveals, task.Features, device);
+            seeds.Count, Options.TrainSize, Options.TestSize, Options.Reveals, task.Features, device);
 
-        foreach (int seed in Options.Seeds)
+        foreach (int seed in seeds)
         {
-            var seedWatch = Stopwatch.StartNew();
-            using var scope = NewDisposeScope();
-            var (trainX, trainY) = task.Generate(Options.TrainSize, SeedStreams.Mix(seed, 1));
-            var (testX, testY) = task.Generate(Options.TestSize, SeedStreams.Mix(seed, 2));
-            (trainX, trainY, testX, testY) = (trainX.to(device), trainY.to(device), testX.to(device), testY.to(device));
-
-            using var expert = new MlpClassifier(new MlpClassifierOptions(task.Features, task.Classes, Options.ExpertHiddenWidth, Options.ExpertDepth, Seed: SeedStreams.Mix(seed, 3)), device, "expert");
-            Train(expert, SupervisedDataset.ForClassification(trainX, trainY).Batches(Options.BatchSize, SeedStreams.Mix(seed, 4)), Options.ExpertSteps, cancellationToken);
-            report($"seed {seed}: expert trained");
-
-            using var judge = new MlpClassifier(new MlpClassifierOptions(task.JudgeInputWidth, task.Classes, Options.JudgeHiddenWidth, Options.JudgeDepth, Seed: SeedStreams.Mix(seed, 5)), device, "judge");
-            using (var generator = new Generator(unchecked((ulong)SeedStreams.Mix(seed, 6)), CPU))
-                Train(judge, RandomRevealBatches(trainX, trainY, generator, SeedStreams.Mix(seed, 7)), Options.JudgeSteps, cancellationToken);
-            report($"seed {seed}: judge trained");
-
             cancellationToken.ThrowIfCancellationRequested();
-            var labels = ClassificationAccuracy.Predictions(testY);
-            int[] expertPredictions;
-            using (no_grad())
-            using (EvaluationMode.Enter(expert))
-                expertPredictions = ClassificationAccuracy.Predictions(expert.ClassLogits(testX));
-            var none = Evaluate(judge, expert, task, OversightMode.NoHelp, seed, testX, testY);
-            var consult = Evaluate(judge, expert, task, OversightMode.Consultancy, seed, testX, testY);
-            var argued = Evaluate(judge, expert, task, OversightMode.Debate, seed, testX, testY);
-            var noneCorrect = ClassificationAccuracy.Correct(none.Verdicts, labels);
-            var consultCorrect = ClassificationAccuracy.Correct(consult.Verdicts, labels);
-            var debateCorrect = ClassificationAccuracy.Correct(argued.Verdicts, labels);
-            noHelp.AddRange(noneCorrect);
-            consultancy.AddRange(consultCorrect);
-            debate.AddRange(debateCorrect);
-
-            var honest = Enumerable.Range(0, labels.Length).Where(i => consult.Claims![i] == labels[i]).ToArray();
-            var dishonest = Enumerable.Range(0, labels.Length).Where(i => consult.Claims![i] != labels[i]).ToArray();
-            var row = new SandwichingSeedResult(
-                seed,
-                noneCorrect.Average(),
-                consultCorrect.Average(),
-                debateCorrect.Average(),
-                ClassificationAccuracy.Of(expertPredictions, labels),
-                honest.Length == 0 ? double.NaN : honest.Average(i => consultCorrect[i]),
-                dishonest.Length == 0 ? double.NaN : dishonest.Average(i => consultCorrect[i]),
-                Enumerable.Range(0, labels.Length).Average(i => argued.Verdicts[i] == argued.Claims![i] ? 1.0 : 0.0),
-                seedWatch.Elapsed.TotalSeconds);
-            rows.Add(row);
-            Logger.LogInformation("Seed {Seed}: no help {NoHelp:P1}, consultancy {Consultancy:P1}, debate {Debate:P1}, expert {Expert:P1} ({Seconds:F1} s)",
-                seed, row.NoHelpAccuracy, row.ConsultancyAccuracy, row.DebateAccuracy, row.ExpertAccuracy, row.WallSeconds);
-            report($"seed {seed}: evaluated");
+            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(task, device, seed, stages, cancellationToken),
+                () => stages.Report($"seed {seed}: read back", StagesPerSeed));
+            rows.Add(unit.Row);
+            noHelp.AddRange(unit.NoHelpCorrect);
+            consultancy.AddRange(unit.ConsultancyCorrect);
+            debate.AddRange(unit.DebateCorrect);
         }
 
         double level = Options.ConfidenceLevel;
@@ -121,8 +90,59 @@ public sealed class Sandwiching : Protocol<SandwichingOptions, SandwichingResult
             Options.TrainSize,
             Options.TestSize,
             noHelp.Count,
-            Options.Seeds.ToArray(),
+            seeds.ToArray(),
             watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A seed's unit: its row and, per test example, whether the judge was right under each condition (for the pooled bootstrap).</summary>
+    internal sealed record SeedUnitData(SandwichingSeedResult Row, double[] NoHelpCorrect, double[] ConsultancyCorrect, double[] DebateCorrect);
+
+    private SeedUnitData RunSeed(SparseEvidenceTask task, Device device, int seed, StageCounter stages, CancellationToken cancellationToken)
+    {
+        var seedWatch = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        var (trainX, trainY) = task.Generate(Options.TrainSize, SeedStreams.Mix(seed, 1));
+        var (testX, testY) = task.Generate(Options.TestSize, SeedStreams.Mix(seed, 2));
+        (trainX, trainY, testX, testY) = (trainX.to(device), trainY.to(device), testX.to(device), testY.to(device));
+
+        using var expert = new MlpClassifier(new MlpClassifierOptions(task.Features, task.Classes, Options.ExpertHiddenWidth, Options.ExpertDepth, Seed: SeedStreams.Mix(seed, 3)), device, "expert");
+        Train(expert, SupervisedDataset.ForClassification(trainX, trainY).Batches(Options.BatchSize, SeedStreams.Mix(seed, 4)), Options.ExpertSteps, cancellationToken);
+        stages.Report($"seed {seed}: expert trained");
+
+        using var judge = new MlpClassifier(new MlpClassifierOptions(task.JudgeInputWidth, task.Classes, Options.JudgeHiddenWidth, Options.JudgeDepth, Seed: SeedStreams.Mix(seed, 5)), device, "judge");
+        using (var generator = new Generator(unchecked((ulong)SeedStreams.Mix(seed, 6)), CPU))
+            Train(judge, RandomRevealBatches(trainX, trainY, generator, SeedStreams.Mix(seed, 7)), Options.JudgeSteps, cancellationToken);
+        stages.Report($"seed {seed}: judge trained");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var labels = ClassificationAccuracy.Predictions(testY);
+        int[] expertPredictions;
+        using (no_grad())
+        using (EvaluationMode.Enter(expert))
+            expertPredictions = ClassificationAccuracy.Predictions(expert.ClassLogits(testX));
+        var none = Evaluate(judge, expert, task, OversightMode.NoHelp, seed, testX, testY);
+        var consult = Evaluate(judge, expert, task, OversightMode.Consultancy, seed, testX, testY);
+        var argued = Evaluate(judge, expert, task, OversightMode.Debate, seed, testX, testY);
+        var noneCorrect = ClassificationAccuracy.Correct(none.Verdicts, labels);
+        var consultCorrect = ClassificationAccuracy.Correct(consult.Verdicts, labels);
+        var debateCorrect = ClassificationAccuracy.Correct(argued.Verdicts, labels);
+
+        var honest = Enumerable.Range(0, labels.Length).Where(i => consult.Claims![i] == labels[i]).ToArray();
+        var dishonest = Enumerable.Range(0, labels.Length).Where(i => consult.Claims![i] != labels[i]).ToArray();
+        var row = new SandwichingSeedResult(
+            seed,
+            noneCorrect.Average(),
+            consultCorrect.Average(),
+            debateCorrect.Average(),
+            ClassificationAccuracy.Of(expertPredictions, labels),
+            honest.Length == 0 ? double.NaN : honest.Average(i => consultCorrect[i]),
+            dishonest.Length == 0 ? double.NaN : dishonest.Average(i => consultCorrect[i]),
+            Enumerable.Range(0, labels.Length).Average(i => argued.Verdicts[i] == argued.Claims![i] ? 1.0 : 0.0),
+            seedWatch.Elapsed.TotalSeconds);
+        Logger.LogInformation("Seed {Seed}: no help {NoHelp:P1}, consultancy {Consultancy:P1}, debate {Debate:P1}, expert {Expert:P1} ({Seconds:F1} s)",
+            seed, row.NoHelpAccuracy, row.ConsultancyAccuracy, row.DebateAccuracy, row.ExpertAccuracy, row.WallSeconds);
+        stages.Report($"seed {seed}: evaluated");
+        return new SeedUnitData(row, noneCorrect.ToArray(), consultCorrect.ToArray(), debateCorrect.ToArray());
     }
 
     /// <summary>Cross-entropy on ground truth with 5% warm-up, then evaluation mode.</summary>

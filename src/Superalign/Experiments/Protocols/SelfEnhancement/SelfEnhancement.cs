@@ -45,55 +45,81 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     /// <inheritdoc />
-    public override SelfEnhancementResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override SelfEnhancementResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One unit per seed (<c>seed-N</c>): every judge's rounds from the seed's SFT policy (the judges of a seed share
+    /// that policy and its peer, so a seed is the smallest piece that is computed on its own).
+    /// </remarks>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    /// <inheritdoc />
+    public override SelfEnhancementResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var wall = Stopwatch.StartNew();
         var o = Options;
+        var seeds = SelectSeeds(run, o.Seeds);
+        var store = OpenStore(run);
         var device = Devices.Parse(o.Device);
-        int total = o.Seeds.Count * (1 + o.Judges.Count);
-        var report = Stages(progress, total);
+        int perSeed = 1 + o.Judges.Count;
+        var stages = new StageCounter(Name, progress, seeds.Count * perSeed);
         var runs = new List<SelfEnhancementRun>();
         int train = 0, test = 0, demonstrations = 0;
-        foreach (int seed in o.Seeds)
+        foreach (int seed in seeds)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var task = new ValueConflictTask(o.Task with { Seed = seed });
-            var rng = new Random(SeedStreams.Mix(seed, PromptOrderStream));
-            var order = task.TrainPrompts.OrderBy(_ => rng.Next()).ToList();
-            int demoCount = Math.Max(1, (int)Math.Round(order.Count * o.DemonstrationFraction));
-            var demos = order.Take(demoCount).ToList();
-            var feedbackPrompts = order.Skip(demoCount).ToList();
-            (train, test, demonstrations) = (task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
-            var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
-            var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
-
-            using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", device);
-            LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
-            using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-                ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", device)
-                : null;
-            if (peer is not null)
-                LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
-            var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0));
-            report($"seed {seed}: SFT policy trained");
-
-            foreach (var judge in o.Judges)
-            {
-                var watch = Stopwatch.StartNew();
-                using var policy = (TinyCausalLm)policy0.Clone();
-                var rounds = new List<RoundResult> { round0 };
-                for (int round = 1; round <= o.Rounds; round++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    rounds.Add(RunRound(task, policy, judge, peer, feedbackPrompts, seed, round, cancellationToken));
-                    Logger.LogInformation("Seed {Seed} judge {Judge} round {Round}: competence {Competence:P1}, conformity {Conformity:P1}, judge agreement {Agreement:P1}, diversity {Diversity:F2}",
-                        seed, judge, round, rounds[^1].Scores.Competence, rounds[^1].Scores.Conformity, rounds[^1].JudgeAgreement, rounds[^1].Diversity);
-                }
-                runs.Add(new SelfEnhancementRun(judge, seed, rounds, watch.Elapsed.TotalSeconds));
-                report($"seed {seed}: {judge} judge, {o.Rounds} rounds");
-            }
+            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(seed, device, stages, cancellationToken),
+                () => stages.Report($"seed {seed}: read back", perSeed));
+            runs.AddRange(unit.Runs);
+            (train, test, demonstrations) = (unit.TrainPrompts, unit.TestPrompts, unit.Demonstrations);
         }
         return new SelfEnhancementResult(o, train, test, demonstrations, runs, Summarize(runs), wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A seed's unit: every judge's run and the seed's prompt counts.</summary>
+    internal sealed record SeedUnitData(IReadOnlyList<SelfEnhancementRun> Runs, int TrainPrompts, int TestPrompts, int Demonstrations);
+
+    private SeedUnitData RunSeed(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        var runs = new List<SelfEnhancementRun>();
+        var task = new ValueConflictTask(o.Task with { Seed = seed });
+        var rng = new Random(SeedStreams.Mix(seed, PromptOrderStream));
+        var order = task.TrainPrompts.OrderBy(_ => rng.Next()).ToList();
+        int demoCount = Math.Max(1, (int)Math.Round(order.Count * o.DemonstrationFraction));
+        var demos = order.Take(demoCount).ToList();
+        var feedbackPrompts = order.Skip(demoCount).ToList();
+        var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
+        var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
+
+        using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", device);
+        LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
+        using var peer = o.Judges.Contains(FeedbackJudge.Peer)
+            ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", device)
+            : null;
+        if (peer is not null)
+            LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
+        var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0));
+        stages.Report($"seed {seed}: SFT policy trained");
+
+        foreach (var judge in o.Judges)
+        {
+            var watch = Stopwatch.StartNew();
+            using var policy = (TinyCausalLm)policy0.Clone();
+            var rounds = new List<RoundResult> { round0 };
+            for (int round = 1; round <= o.Rounds; round++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                rounds.Add(RunRound(task, policy, judge, peer, feedbackPrompts, seed, round, cancellationToken));
+                Logger.LogInformation("Seed {Seed} judge {Judge} round {Round}: competence {Competence:P1}, conformity {Conformity:P1}, judge agreement {Agreement:P1}, diversity {Diversity:F2}",
+                    seed, judge, round, rounds[^1].Scores.Competence, rounds[^1].Scores.Conformity, rounds[^1].JudgeAgreement, rounds[^1].Diversity);
+            }
+            runs.Add(new SelfEnhancementRun(judge, seed, rounds, watch.Elapsed.TotalSeconds));
+            stages.Report($"seed {seed}: {judge} judge, {o.Rounds} rounds");
+        }
+        return new SeedUnitData(runs, task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
     }
 
     private RoundResult RunRound(ValueConflictTask task, TinyCausalLm policy, FeedbackJudge judge, TinyCausalLm? peer,

@@ -32,7 +32,7 @@ public sealed record SelfEnhancementRun(FeedbackJudge Judge, int Seed, IReadOnly
 /// <param name="Diversity">Diversity over seeds.</param>
 public sealed record RoundSummary(FeedbackJudge Judge, int Round, SummaryStatistics Competence, SummaryStatistics Conformity, SummaryStatistics? JudgeAgreement, SummaryStatistics Diversity);
 
-/// <summary>The result of <see cref="SelfEnhancement.Run"/>.</summary>
+/// <summary>The result of <see cref="SelfEnhancement"/>.</summary>
 /// <param name="Options">The options.</param>
 /// <param name="TrainPrompts">Training prompts per seed.</param>
 /// <param name="TestPrompts">Held-out prompts per seed.</param>

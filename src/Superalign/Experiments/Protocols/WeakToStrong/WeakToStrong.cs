@@ -59,24 +59,40 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
 
     /// <inheritdoc />
     /// <remarks>Reports after each trunk pretraining and each model training.</remarks>
-    public override WeakToStrongResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override WeakToStrongResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(ProtocolRun.None, progress, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One unit per seed (<c>seed-N</c>): every row of the seed. The trunks of the built-in task are pretrained by every
+    /// run, units read back or not (they are deterministic, and their diagnostics are part of the result). With a
+    /// <see cref="WeakToStrongSetup"/>, the fingerprint does not see your data and models: give the run a
+    /// <see cref="ProtocolRun.ExternalInputs"/> that names them, or a directory of its own.
+    /// </remarks>
+    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+
+    /// <inheritdoc />
+    /// <remarks>Reports after each trunk pretraining and each model training; a seed read back is one report.</remarks>
+    public override WeakToStrongResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var watch = Stopwatch.StartNew();
+        var seeds = SelectSeeds(run, Options.Seeds);
+        var store = OpenStore(run);
         if (_setup is not null)
-            return RunCore(_setup, "custom", [], null, progress, 0, watch, cancellationToken);
+            return RunCore(_setup, "custom", [], null, seeds, store, run, progress, 0, watch, cancellationToken);
 
-        using var run = new RepresentationRun(Options.Task, Options.Device, Options.TrainSize, Options.TestSize);
-        var (device, task, train, test) = (run.Device, run.Task, run.Train, run.Test);
+        using var representation = new RepresentationRun(Options.Task, Options.Device, Options.TrainSize, Options.TestSize);
+        var (device, task, train, test) = (representation.Device, representation.Task, representation.Train, representation.Test);
         int members = Options.Ensemble ? Options.EnsembleMembers : 1;
         var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
             .Concat(Options.StrongTrunks).Distinct().ToList();
-        int total = trunks.Count + TrainingsPerSeed() * Options.Seeds.Count;
+        int total = trunks.Count + TrainingsPerSeed() * seeds.Count;
         var diagnostics = ClassifierTraining.PretrainTrunks(task, trunks, Stages(progress, total), Logger, cancellationToken);
 
         var setup = new WeakToStrongSetup(train, test,
             Options.WeakTrunks.Select(w => new WeakToStrongModel(w.Name, r => task.Probe(Member(w, r.Member)))).ToList(),
             Options.StrongTrunks.Select(s => new WeakToStrongModel(s.Name, _ => task.Probe(s))).ToList());
-        return RunCore(setup, "representation-task", diagnostics, device.ToString(), progress, trunks.Count, watch, cancellationToken);
+        return RunCore(setup, "representation-task", diagnostics, device.ToString(), seeds, store, run, progress, trunks.Count, watch, cancellationToken);
     }
 
     private static TrunkSpec Member(TrunkSpec spec, int member) => member == 0 ? spec : spec with { Seed = spec.Seed + member };
@@ -89,8 +105,32 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         return w * members + s + w * s * variants;
     }
 
+    /// <summary>A seed's unit: its rows, and the device its models were on (a custom setup's factories decide it).</summary>
+    internal sealed record SeedUnitData(IReadOnlyList<WeakToStrongRow> Rows, string? Device);
+
     private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
-        IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+        IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+    {
+        int n = (int)setup.Train.Features.shape[0];
+        int half = n / 2;
+        int perSeed = TrainingsPerSeed(setup.Weak.Count, setup.Strong.Count);
+        var stages = new StageCounter(Name, progress, done + perSeed * seeds.Count, done);
+        var testLabels = ClassificationAccuracy.Predictions(setup.Test.Labels);
+        var rows = new List<WeakToStrongRow>();
+        foreach (int seed in seeds)
+        {
+            ct.ThrowIfCancellationRequested();
+            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(setup, seed, device, testLabels, stages, ct),
+                () => stages.Report($"seed {seed}: read back", perSeed));
+            rows.AddRange(unit.Rows);
+            device ??= unit.Device;
+        }
+        return new WeakToStrongResult(Options, data, seeds.ToArray(),
+            new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
+            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device ?? "none", watch.Elapsed.TotalSeconds);
+    }
+
+    private SeedUnitData RunSeed(WeakToStrongSetup setup, int seed, string? device, int[] testLabels, StageCounter stages, CancellationToken ct)
     {
         // A custom setup's device is the one its factories put the models on.
         IClassifierStudent Create(WeakToStrongModel model, ModelRequest request)
@@ -100,90 +140,79 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             return student;
         }
 
-        int n = (int)setup.Train.Features.shape[0];
-        int half = n / 2;
-        int total = done + TrainingsPerSeed(setup.Weak.Count, setup.Strong.Count) * Options.Seeds.Count;
-        var testLabels = ClassificationAccuracy.Predictions(setup.Test.Labels);
+        // Each row's bootstrap stream is its index in the run of all seeds, so a seed's rows do not depend on which seeds ran before it.
+        int variants = Options.Ensemble ? 2 : 1;
+        int firstRow = Options.Seeds.ToList().IndexOf(seed) * setup.Weak.Count * setup.Strong.Count * variants;
         var rows = new List<WeakToStrongRow>();
-        foreach (int seed in Options.Seeds)
+        using var scope = NewDisposeScope();
+        var (xa, ya, xb, yb) = ClassifierTraining.Halves(setup.Train, seed);
+
+        void Report(string stage) => stages.Report($"seed {seed}: {stage}");
+
+        // Steps 1–3: weak models on A with ground truth; their soft labels on B and on the test set.
+        var supervisors = new List<(WeakToStrongModel Model, WeakLabels Single, WeakLabels? Ensemble)>();
+        var owned = new List<IStudent>();
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            var (xa, ya, xb, yb) = ClassifierTraining.Halves(setup.Train, seed);
-
-            void Report(string stage)
+            foreach (var weak in setup.Weak)
             {
-                done++;
-                progress?.Report(new ProtocolProgress(ProtocolName, $"seed {seed}: {stage}", done, total));
+                int members = Options.Ensemble ? Options.EnsembleMembers : 1;
+                var trained = new List<IClassifierStudent>();
+                for (int k = 0; k < members; k++)
+                {
+                    var model = Create(weak, new ModelRequest(seed, k));
+                    owned.Add(model);
+                    Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), seed, ct);
+                    trained.Add(model);
+                    Report($"weak {weak.Name}{(k == 0 ? "" : $" member {k}")} trained on A");
+                }
+                var single = Supervise(new ModelSupervisor(trained[0], name: weak.Name), xb, setup.Test, null);
+                WeakLabels? ensemble = null;
+                if (Options.Ensemble)
+                {
+                    var ens = new EnsembleSupervisor(trained.Select(m => (ILabelSupervisor)new ModelSupervisor(m)), Options.EnsembleCombination);
+                    ensemble = Supervise(ens, xb, setup.Test, ens.Disagreement(setup.Test.Features));
+                }
+                supervisors.Add((weak, single, ensemble));
             }
 
-            // Steps 1–3: weak models on A with ground truth; their soft labels on B and on the test set.
-            var supervisors = new List<(WeakToStrongModel Model, WeakLabels Single, WeakLabels? Ensemble)>();
-            var owned = new List<IStudent>();
-            try
+            // Step 4 (ceiling): strong models on B with ground truth.
+            var ceilings = new List<ClassifierEvaluation>();
+            foreach (var strong in setup.Strong)
             {
-                foreach (var weak in setup.Weak)
-                {
-                    int members = Options.Ensemble ? Options.EnsembleMembers : 1;
-                    var trained = new List<IClassifierStudent>();
-                    for (int k = 0; k < members; k++)
-                    {
-                        var model = Create(weak, new ModelRequest(seed, k));
-                        owned.Add(model);
-                        Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), seed, ct);
-                        trained.Add(model);
-                        Report($"weak {weak.Name}{(k == 0 ? "" : $" member {k}")} trained on A");
-                    }
-                    var single = Supervise(new ModelSupervisor(trained[0], name: weak.Name), xb, setup.Test, null);
-                    WeakLabels? ensemble = null;
-                    if (Options.Ensemble)
-                    {
-                        var ens = new EnsembleSupervisor(trained.Select(m => (ILabelSupervisor)new ModelSupervisor(m)), Options.EnsembleCombination);
-                        ensemble = Supervise(ens, xb, setup.Test, ens.Disagreement(setup.Test.Features));
-                    }
-                    supervisors.Add((weak, single, ensemble));
-                }
-
-                // Step 4 (ceiling): strong models on B with ground truth.
-                var ceilings = new List<ClassifierEvaluation>();
-                foreach (var strong in setup.Strong)
-                {
-                    var ceiling = Create(strong, new ModelRequest(seed, 0));
-                    owned.Add(ceiling);
-                    Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), seed, ct);
-                    ceilings.Add(Evaluate(ceiling, setup.Test));
-                    Report($"ceiling {strong.Name} trained on B");
-                }
-
-                // Step 5 (students): strong models on B with the weak soft labels; evaluate all three.
-                for (int w = 0; w < supervisors.Count; w++)
-                {
-                    var (weak, single, ensemble) = supervisors[w];
-                    for (int s = 0; s < setup.Strong.Count; s++)
-                    {
-                        foreach (var (variant, supervision) in new[] { (SupervisionVariant.Single, single), (SupervisionVariant.Ensemble, ensemble) })
-                        {
-                            if (supervision is null) continue;
-                            using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
-                            Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.CompetenceLoss), seed, ct);
-                            var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], rows.Count);
-                            rows.Add(row);
-                            Logger.LogInformation(
-                                "seed {Seed} {Variant} {Weak} -> {Strong}: weak {WeakAcc:P1}, student {StudentAcc:P1}, ceiling {CeilingAcc:P1}, PGR {Pgr:F2}",
-                                seed, variant, weak.Name, setup.Strong[s].Name, row.WeakAccuracy, row.StudentAccuracy, row.CeilingAccuracy, row.Pgr);
-                            Report($"student {setup.Strong[s].Name} trained on {(variant == SupervisionVariant.Single ? weak.Name : $"ensemble of {weak.Name}")} labels");
-                        }
-                    }
-                }
+                var ceiling = Create(strong, new ModelRequest(seed, 0));
+                owned.Add(ceiling);
+                Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), seed, ct);
+                ceilings.Add(Evaluate(ceiling, setup.Test));
+                Report($"ceiling {strong.Name} trained on B");
             }
-            finally
+
+            // Step 5 (students): strong models on B with the weak soft labels; evaluate all three.
+            for (int w = 0; w < supervisors.Count; w++)
             {
-                foreach (var model in owned) model.Dispose();
+                var (weak, single, ensemble) = supervisors[w];
+                for (int s = 0; s < setup.Strong.Count; s++)
+                {
+                    foreach (var (variant, supervision) in new[] { (SupervisionVariant.Single, single), (SupervisionVariant.Ensemble, ensemble) })
+                    {
+                        if (supervision is null) continue;
+                        using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
+                        Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.CompetenceLoss), seed, ct);
+                        var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], firstRow + rows.Count);
+                        rows.Add(row);
+                        Logger.LogInformation(
+                            "seed {Seed} {Variant} {Weak} -> {Strong}: weak {WeakAcc:P1}, student {StudentAcc:P1}, ceiling {CeilingAcc:P1}, PGR {Pgr:F2}",
+                            seed, variant, weak.Name, setup.Strong[s].Name, row.WeakAccuracy, row.StudentAccuracy, row.CeilingAccuracy, row.Pgr);
+                        Report($"student {setup.Strong[s].Name} trained on {(variant == SupervisionVariant.Single ? weak.Name : $"ensemble of {weak.Name}")} labels");
+                    }
+                }
             }
         }
-        return new WeakToStrongResult(Options, data, Options.Seeds.ToArray(),
-            new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
-            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device ?? "none", watch.Elapsed.TotalSeconds);
+        finally
+        {
+            foreach (var model in owned) model.Dispose();
+        }
+        return new SeedUnitData(rows, device);
     }
 
     /// <summary>A seeded 50/50 split of <paramref name="n"/> rows: A gets the first ⌊n/2⌋ of a shuffled order, B the rest.</summary>

@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Superalign.Experiments.Protocols;
+
+/// <summary>
+/// The finished units of one protocol run, kept in a run directory: <c>run.json</c> (protocol, fingerprint, units,
+/// options) and one file per unit, <c>units/&lt;unit&gt;.json</c>, each written atomically and stamped with the fingerprint
+/// of the options. Used by <see cref="Protocol{TOptions, TResult}"/> when a <see cref="ProtocolRun.Directory"/> is set.
+/// </summary>
+/// <remarks>
+/// <para><b>Atomic writes.</b> A unit is serialised to a temporary file with a unique name in the same folder
+/// (<c>.&lt;unit&gt;.json.&lt;host&gt;.&lt;pid&gt;.&lt;random&gt;.tmp</c>), flushed to disk (<see cref="FileStream.Flush(bool)"/> with
+/// <c>true</c>) and moved onto its final name, so a unit file is either absent or complete. Temporary files that a
+/// dead process of this host left behind are deleted when the store is opened; those of live processes (another shard
+/// of the same run) and of other hosts are left alone.</para>
+/// <para><b>Fingerprint.</b> SHA-256 (hex) of a format tag, the protocol's name, the options as <see cref="ProtocolJson"/>
+/// writes them (every option, including the device) and <see cref="ProtocolRun.ExternalInputs"/>. A directory or unit
+/// file with another fingerprint is refused with an <see cref="InvalidOperationException"/> that names the directory
+/// and both fingerprints: results of two configurations are never mixed, and nothing is deleted behind your back.</para>
+/// <para><b>Damaged files.</b> A unit file that is not valid JSON (e.g. truncated by a full disk), names another unit
+/// or protocol, or does not hold the unit's data is reported with a warning through the logger and treated as
+/// missing: the unit is computed again and the file replaced.</para>
+/// </remarks>
+public sealed class ProtocolUnitStore
+{
+    /// <summary>The file of the run's description in the run directory.</summary>
+    public const string ManifestFileName = "run.json";
+
+    /// <summary>The folder of the unit files in the run directory.</summary>
+    public const string UnitsFolderName = "units";
+
+    private const string Format = "superalign-protocol-units/1";
+    private readonly ILogger _logger;
+
+    private ProtocolUnitStore(string directory, string protocol, string fingerprint, ILogger logger)
+    {
+        Directory = directory;
+        Protocol = protocol;
+        Fingerprint = fingerprint;
+        _logger = logger;
+    }
+
+    /// <summary>The run directory (full path).</summary>
+    public string Directory { get; }
+
+    /// <summary>The protocol's name.</summary>
+    public string Protocol { get; }
+
+    /// <summary>The fingerprint every unit file of this store carries (<see cref="ComputeFingerprint"/>).</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>
+    /// The fingerprint of a configuration: SHA-256, as 64 lowercase hex digits, of a format tag, the protocol's name,
+    /// the options as <see cref="ProtocolJson"/> writes them (their runtime type's properties) and
+    /// <paramref name="externalInputs"/>.
+    /// </summary>
+    /// <param name="protocol">The protocol's name.</param>
+    /// <param name="options">The options.</param>
+    /// <param name="externalInputs">What else decides the results (<see cref="ProtocolRun.ExternalInputs"/>), or null.</param>
+    public static string ComputeFingerprint(string protocol, IProtocolOptions options, string? externalInputs = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(protocol);
+        ArgumentNullException.ThrowIfNull(options);
+        string text = string.Join("\n", Format, protocol, OptionsJson(options), externalInputs ?? "");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>
+    /// Opens (creating it if needed) the run directory of a configuration: checks or writes <c>run.json</c> and deletes
+    /// temporary files that dead processes of this host left behind.
+    /// </summary>
+    /// <param name="directory">The run directory.</param>
+    /// <param name="protocol">The protocol's name.</param>
+    /// <param name="options">The options (their fingerprint stamps every unit).</param>
+    /// <param name="units">The protocol's units, recorded in <c>run.json</c>.</param>
+    /// <param name="externalInputs">What else decides the results (<see cref="ProtocolRun.ExternalInputs"/>), or null.</param>
+    /// <param name="logger">Receives the warnings about damaged files; null: none.</param>
+    /// <exception cref="InvalidOperationException">The directory holds a run of another protocol or other options.</exception>
+    public static ProtocolUnitStore Open(string directory, string protocol, IProtocolOptions options, IReadOnlyList<string> units,
+        string? externalInputs = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ArgumentNullException.ThrowIfNull(units);
+        foreach (var unit in units) CheckUnitKey(unit);
+        string fingerprint = ComputeFingerprint(protocol, options, externalInputs);
+        var store = new ProtocolUnitStore(Path.GetFullPath(directory), protocol, fingerprint, logger ?? NullLogger.Instance);
+        System.IO.Directory.CreateDirectory(Path.Combine(store.Directory, UnitsFolderName));
+        store.DeleteStaleTemporaries(store.Directory);
+        store.DeleteStaleTemporaries(Path.Combine(store.Directory, UnitsFolderName));
+
+        string manifest = Path.Combine(store.Directory, ManifestFileName);
+        if (File.Exists(manifest))
+        {
+            JsonNode? node = null;
+            try
+            {
+                node = JsonNode.Parse(File.ReadAllText(manifest));
+            }
+            catch (JsonException e)
+            {
+                store._logger.LogWarning("The run description {Path} is damaged ({Error}); it is written again", manifest, e.Message);
+            }
+            if (node is not null)
+            {
+                string? storedProtocol = (string?)node["protocol"], storedFingerprint = (string?)node["fingerprint"];
+                if (storedProtocol != protocol || storedFingerprint != fingerprint)
+                    throw store.Mismatch(manifest, storedProtocol, storedFingerprint);
+                return store;
+            }
+        }
+        var description = new JsonObject
+        {
+            ["format"] = Format,
+            ["protocol"] = protocol,
+            ["fingerprint"] = fingerprint,
+            ["externalInputs"] = externalInputs,
+            ["units"] = new JsonArray(units.Select(u => (JsonNode?)JsonValue.Create(u)).ToArray()),
+            ["options"] = JsonNode.Parse(OptionsJson(options)),
+        };
+        store.WriteAtomically(manifest, description.ToJsonString(ProtocolJson.Options));
+        return store;
+    }
+
+    /// <summary>The file of <paramref name="unit"/>.</summary>
+    /// <exception cref="ArgumentException">The key is not a valid unit key (letters, digits, '-', '_', '.'; not starting with '.').</exception>
+    public string UnitPath(string unit)
+    {
+        CheckUnitKey(unit);
+        return Path.Combine(Directory, UnitsFolderName, unit + ".json");
+    }
+
+    /// <summary>The units that have a file in the directory (not yet checked), in ordinal order.</summary>
+    public IReadOnlyList<string> StoredUnits() =>
+        System.IO.Directory.EnumerateFiles(Path.Combine(Directory, UnitsFolderName), "*.json")
+            .Select(Path.GetFileNameWithoutExtension).OfType<string>().Where(u => !u.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Reads the stored data of <paramref name="unit"/>. False when there is no file, or when the file is damaged (a
+    /// warning is logged and the unit should be computed again).
+    /// </summary>
+    /// <typeparam name="T">The unit's data type, as given to <see cref="Write{T}"/>.</typeparam>
+    /// <param name="unit">The unit's key.</param>
+    /// <param name="value">The data read back.</param>
+    /// <exception cref="InvalidOperationException">The file was written with another fingerprint.</exception>
+    public bool TryRead<T>(string unit, [MaybeNullWhen(false)] out T value)
+    {
+        string path = UnitPath(unit);
+        value = default;
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        string? problem = null;
+        bool mismatch = false;
+        string? fingerprint = null;
+        try
+        {
+            var node = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not a JSON object");
+            fingerprint = (string?)node["fingerprint"];
+            if ((string?)node["format"] != Format) problem = $"format is '{(string?)node["format"]}', not '{Format}'";
+            else if ((string?)node["protocol"] != Protocol) problem = $"it belongs to protocol '{(string?)node["protocol"]}'";
+            else if ((string?)node["unit"] != unit) problem = $"it holds unit '{(string?)node["unit"]}'";
+            else if (fingerprint != Fingerprint) mismatch = true;
+            else if (node["data"] is not { } data) problem = "it holds no data";
+            else value = data.Deserialize<T>(ProtocolJson.Options) ?? throw new JsonException("the data are null");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NotSupportedException or FormatException)
+        {
+            problem = e.Message;
+        }
+        if (mismatch) throw Mismatch(path, Protocol, fingerprint);
+        if (problem is null) return value is not null;
+        value = default;
+        _logger.LogWarning("Unit {Unit} of {Directory} is damaged ({Problem}); it is computed again", unit, Directory, problem);
+        return false;
+    }
+
+    /// <summary>Writes the data of <paramref name="unit"/> atomically (replacing any earlier file of the unit).</summary>
+    /// <typeparam name="T">The unit's data type: a record that <see cref="ProtocolJson"/> writes and reads back exactly.</typeparam>
+    /// <param name="unit">The unit's key.</param>
+    /// <param name="value">The unit's data.</param>
+    public void Write<T>(string unit, T value)
+    {
+        string path = UnitPath(unit);
+        var node = new JsonObject
+        {
+            ["format"] = Format,
+            ["protocol"] = Protocol,
+            ["unit"] = unit,
+            ["fingerprint"] = Fingerprint,
+            ["data"] = JsonSerializer.SerializeToNode(value, ProtocolJson.Options),
+        };
+        WriteAtomically(path, node.ToJsonString(ProtocolJson.Options));
+    }
+
+    /// <summary>Throws unless <paramref name="unit"/> is a valid unit key.</summary>
+    internal static void CheckUnitKey(string unit)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(unit);
+        if (unit.StartsWith('.') || !unit.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ArgumentException($"A unit key holds ASCII letters, digits, '-', '_' and '.', and does not start with '.'; got '{unit}'.", nameof(unit));
+    }
+
+    private static string OptionsJson(IProtocolOptions options) => JsonSerializer.Serialize(options, options.GetType(), ProtocolJson.Options);
+
+    private InvalidOperationException Mismatch(string path, string? protocol, string? fingerprint) => new(
+        $"The run directory '{Directory}' holds a run of another configuration: {path} has protocol '{protocol}' and fingerprint " +
+        $"{fingerprint ?? "(none)"}, this run is '{Protocol}' with fingerprint {Fingerprint}. Results of different options are " +
+        "never mixed: use another directory, or delete this one to start over.");
+
+    private static string HostTag => string.Concat(Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_'));
+
+    private void WriteAtomically(string path, string text)
+    {
+        string folder = Path.GetDirectoryName(path)!;
+        string temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.{HostTag}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(text));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Deletes <c>.*.tmp</c> files of this host whose process is gone.</summary>
+    private void DeleteStaleTemporaries(string folder)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(folder, ".*.tmp"))
+        {
+            var parts = Path.GetFileName(file).Split('.');
+            // . <name> . json . <host> . <pid> . <random> . tmp
+            if (parts.Length < 5 || parts[^4] != HostTag || !int.TryParse(parts[^3], out int pid) || ProcessAlive(pid)) continue;
+            try
+            {
+                File.Delete(file);
+                _logger.LogInformation("Deleted {Path}, left behind by process {Pid}", file, pid);
+            }
+            catch (IOException)
+            {
+                // Another process of the run removed it first.
+            }
+        }
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}
