@@ -33,6 +33,7 @@ public static class Paired
             if (only is { Count: > 0 } && !only.Any(o => shape.Contains(o, StringComparison.OrdinalIgnoreCase) || model == o)) continue;
             using var flat = StepFixture.For(model, shape, flat: true);
             using var plain = StepFixture.For(model, shape, flat: false);
+            using var guard = new UpdateGuard(flat.Student);
             var pairs = new[]
             {
                 new Pair("DPO step / competence step (flat buffer)", "Conformity", "Competence", () => flat.Conformity(), () => flat.Competence(), 1.15),
@@ -42,6 +43,7 @@ public static class Paired
                     () => { plain.Alternating(); plain.Alternating(); }, () => { plain.HandWrittenCompetence(); plain.HandWrittenConformity(); }, 1.05),
                 new Pair("flat buffer / TorchSharp AdamW, alternating (2 steps)", "flat Alternating×2", "AdamW Alternating×2",
                     () => { flat.Alternating(); flat.Alternating(); }, () => { plain.Alternating(); plain.Alternating(); }, double.NaN),
+                new Pair("guarded update / unguarded in-place update", "FlatAdamW.Step", "in-place AdamW", guard.Guarded, guard.InPlace, double.NaN),
             };
             foreach (var pair in pairs)
             {

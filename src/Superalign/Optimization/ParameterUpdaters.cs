@@ -297,16 +297,30 @@ internal sealed class TorchAdamW : IParameterUpdater
         foreach (var group in _adamW.ParamGroups) group.LearningRate = lr;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        // TorchSharp's AdamW updates in place: keep what it changes, to put it back if the result is not finite.
+        // TorchSharp's AdamW updates in place: keep copies of what it changes (parameters, moments, step counts) to put
+        // back if the result is not finite.
         var before = _parameters.Select(p => p.clone()).ToList();
-        using var state = new MemoryStream();
-        using (var w = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true)) _adamW.save_state_dict(w);
+        var states = _adamW.state_dict().State.OfType<AdamW.State>().ToList();
+        var saved = states.Select(st => (st.step, ExpAvg: st.exp_avg?.clone(), ExpAvgSq: st.exp_avg_sq?.clone())).ToList();
         _adam.step();
-        if (_parameters.All(p => p.isfinite().all().item<bool>())) return true;
+        var finite = _parameters.Select(p => p.isfinite().all())
+            .Concat(states.Where(st => st.exp_avg_sq is not null).Select(st => st.exp_avg_sq.isfinite().all())).ToArray();
+        if (stack(finite).all().item<bool>()) return true;
         for (int i = 0; i < _parameters.Count; i++) _parameters[i].copy_(before[i]);
-        state.Position = 0;
-        using (var r = new BinaryReader(state)) _adamW.load_state_dict(r);
+        for (int i = 0; i < states.Count; i++)
+        {
+            states[i].step = saved[i].step;
+            Restore(states[i].exp_avg, saved[i].ExpAvg);
+            Restore(states[i].exp_avg_sq, saved[i].ExpAvgSq);
+        }
         return false;
+
+        static void Restore(Tensor? live, Tensor? copy)
+        {
+            if (live is null) return;
+            if (copy is null) live.zero_();
+            else live.copy_(copy);
+        }
     }
 
     public IReadOnlyList<Tensor?> Gradients() => _parameters.Select(p => p.grad).ToArray();

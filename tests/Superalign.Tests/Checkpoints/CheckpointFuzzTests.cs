@@ -3,7 +3,7 @@ using FsCheck.Fluent;
 using Superalign.Checkpoints;
 using Superalign.Optimization;
 using Superalign.Students;
-using Superalign.TrainingHost;
+using Superalign.TestHost;
 using Xunit;
 using static Superalign.Tests.Checkpoints.CheckpointTestSupport;
 using static TorchSharp.torch;

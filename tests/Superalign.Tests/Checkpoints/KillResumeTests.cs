@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using Xunit;
 using Xunit.Abstractions;
 using static Superalign.Tests.Checkpoints.CheckpointTestSupport;
@@ -6,7 +7,7 @@ using static Superalign.Tests.Checkpoints.CheckpointTestSupport;
 namespace Superalign.Tests.Checkpoints;
 
 /// <summary>
-/// Crash and resume across processes: the training host (tests/Superalign.TrainingHost) trains a scenario with a
+/// Crash and resume across processes: the test host (tests/Superalign.TestHost, command <c>train</c>) trains a scenario with a
 /// checkpoint after every update; the test kills it with SIGKILL at a random update, starts it again on the same
 /// directory, and compares the final run state with an uninterrupted run's, bit for bit (one torch thread in both).
 /// </summary>
@@ -14,21 +15,16 @@ public sealed class KillResumeTests(ITestOutputHelper output)
 {
     private static string HostDll()
     {
-        // tests/Superalign.Tests/bin/<Configuration>/net10.0/ → tests/Superalign.TrainingHost/bin/<Configuration>/net10.0/
-        var bin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string configuration = bin.Parent!.Name;
-        var dir = bin;
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Superalign.sln"))) dir = dir.Parent;
-        Assert.NotNull(dir);
-        string dll = Path.Combine(dir!.FullName, "tests", "Superalign.TrainingHost", "bin", configuration, bin.Name, "Superalign.TrainingHost.dll");
-        Assert.True(File.Exists(dll), $"The training host is not built: {dll}");
+        string dll = typeof(KillResumeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "SuperalignTestHost").Value!;
+        Assert.True(File.Exists(dll), $"The test host is not built: {dll}");
         return dll;
     }
 
     private static Process Start(string scenario, string dir, string final)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { HostDll(), scenario, dir, final, "1" }) info.ArgumentList.Add(a);
+        foreach (var a in new[] { HostDll(), "train", scenario, dir, final, "1" }) info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }
 

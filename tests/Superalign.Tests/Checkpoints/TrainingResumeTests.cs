@@ -4,7 +4,7 @@ using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
 using Superalign.Students;
-using Superalign.TrainingHost;
+using Superalign.TestHost;
 using Xunit;
 using static Superalign.Tests.Checkpoints.CheckpointTestSupport;
 using static TorchSharp.torch;

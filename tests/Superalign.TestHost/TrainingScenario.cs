@@ -7,7 +7,7 @@ using Superalign.Reference;
 using Superalign.Students;
 using static TorchSharp.torch;
 
-namespace Superalign.TrainingHost;
+namespace Superalign.TestHost;
 
 /// <summary>
 /// Small, deterministic training runs that exercise every piece of state a checkpoint must carry: AdamW moments and
