@@ -256,12 +256,20 @@ internal static class CheckpointFile
 }
 
 /// <summary>
-/// Writes a file atomically: under a unique temporary name beside the target (<c>.name.pid.guid.tmp</c>), flushed to
-/// disk, then renamed over the target. A failed write removes its temporary file; temporary files of the same target
-/// left by processes that no longer run (a kill during a save) are removed by the next save.
+/// Writes a file atomically: under a unique temporary name beside the target (<c>.name.host.pid.guid.tmp</c>), flushed
+/// to disk, then renamed over the target. A failed write removes its temporary file; temporary files left by processes
+/// of this host that no longer run (a kill during a save) are removed by the next save of the same file. Files of
+/// other hosts (a directory shared by the nodes of a cluster) are never touched.
 /// </summary>
 internal static class AtomicFile
 {
+    /// <summary>This machine's name as it appears in temporary names (letters and digits; others become '_').</summary>
+    public static string HostTag { get; } = string.Concat(Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_'));
+
+    /// <summary>The temporary name a process <paramref name="pid"/> of this host uses for <paramref name="fullPath"/>.</summary>
+    public static string TemporaryName(string fullPath, int pid) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(fullPath)!, $".{System.IO.Path.GetFileName(fullPath)}.{HostTag}.{pid}.{Guid.NewGuid():N}.tmp");
+
     public static void Write(string path, Action<FileStream> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -269,10 +277,9 @@ internal static class AtomicFile
             throw new ArgumentException($"'{path}' names a directory; give a file path.", nameof(path));
         string full = System.IO.Path.GetFullPath(path);
         string dir = System.IO.Path.GetDirectoryName(full)!;
-        string name = System.IO.Path.GetFileName(full);
         Directory.CreateDirectory(dir);
-        RemoveStale(dir, name);
-        string temp = System.IO.Path.Combine(dir, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        RemoveStale(dir, System.IO.Path.GetFileName(full));
+        string temp = TemporaryName(full, Environment.ProcessId);
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -289,19 +296,31 @@ internal static class AtomicFile
         }
     }
 
-    /// <summary>Temporary files of <paramref name="name"/> whose writer process is gone.</summary>
-    public static void RemoveStale(string dir, string name)
+    /// <summary>
+    /// Deletes the temporary files in <paramref name="dir"/> (of the file <paramref name="name"/> only, when given) that
+    /// processes of this host left behind and that no longer run; returns the deleted paths.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStale(string dir, string? name = null)
     {
+        var deleted = new List<string>();
         string[] candidates;
-        try { candidates = Directory.GetFiles(dir, $".{name}.*.tmp"); }
-        catch (IOException) { return; }
-        catch (UnauthorizedAccessException) { return; }
+        try { candidates = Directory.GetFiles(dir, name is null ? ".*.tmp" : $".{name}.*.tmp"); }
+        catch (IOException) { return deleted; }
+        catch (UnauthorizedAccessException) { return deleted; }
         foreach (var file in candidates)
         {
-            var parts = System.IO.Path.GetFileName(file)[(name.Length + 2)..].Split('.');
-            if (parts.Length != 3 || !int.TryParse(parts[0], out int pid) || IsRunning(pid)) continue;
-            try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // . <name> . <host> . <pid> . <guid> . tmp
+            var parts = System.IO.Path.GetFileName(file).Split('.');
+            if (parts.Length < 6 || parts[^4] != HostTag || !int.TryParse(parts[^3], out int pid) || IsRunning(pid)) continue;
+            try
+            {
+                File.Delete(file);
+                deleted.Add(file);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
+        return deleted;
     }
 
     private static bool IsRunning(int pid)

@@ -330,8 +330,7 @@ public sealed class AlternatingOptimizer : IDisposable
         File.WriteAllBytes(probe, [1]);
         File.Delete(probe);
         // Temporary files of saves killed midway.
-        foreach (var stale in Directory.GetFiles(dir, ".step-*.ckpt.*.tmp"))
-            AtomicFile.RemoveStale(dir, Path.GetFileName(stale)[1..].Split(".ckpt.")[0] + ".ckpt");
+        foreach (var stale in AtomicFile.RemoveStale(dir)) _logger.LogInformation("Deleted {Path}, left by a save that did not finish", stale);
     }
 
     private void ResumeFromNewest(string dir, Dictionary<string, ICheckpointable> parts)

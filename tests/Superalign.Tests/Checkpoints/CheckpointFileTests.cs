@@ -222,14 +222,17 @@ public sealed class CheckpointFileTests
         string dir = TempDir();
         string path = Path.Combine(dir, "m.ckpt");
         // A process id that cannot be running: above Linux's pid_max limit (2^22).
-        string stale = Path.Combine(dir, $".m.ckpt.{(1 << 22) + 5}.{Guid.NewGuid():N}.tmp");
-        string live = Path.Combine(dir, $".m.ckpt.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        string other = Path.Combine(dir, $".other.ckpt.{(1 << 22) + 5}.{Guid.NewGuid():N}.tmp");
-        foreach (var f in new[] { stale, live, other }) File.WriteAllBytes(f, [1, 2, 3]);
+        const int dead = (1 << 22) + 5;
+        string stale = AtomicFile.TemporaryName(Path.GetFullPath(path), dead);
+        string live = AtomicFile.TemporaryName(Path.GetFullPath(path), Environment.ProcessId);
+        string other = AtomicFile.TemporaryName(Path.GetFullPath(Path.Combine(dir, "other.ckpt")), dead);
+        string elsewhere = Path.Combine(dir, $".m.ckpt.other{AtomicFile.HostTag}.{dead}.0123.tmp");
+        foreach (var f in new[] { stale, live, other, elsewhere }) File.WriteAllBytes(f, [1, 2, 3]);
         Checkpoint.Save(path, new Dictionary<string, ICheckpointable> { ["p"] = Everything.Sample() });
         Assert.False(File.Exists(stale));
         Assert.True(File.Exists(live), "A temporary file of a running process (this one) must stay.");
         Assert.True(File.Exists(other), "Only temporary files of the saved path are touched.");
+        Assert.True(File.Exists(elsewhere), "Another host's temporary files (a shared directory) are never touched.");
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Superalign.Checkpoints;
 
 namespace Superalign.Experiments.Protocols;
 
@@ -124,7 +125,7 @@ public sealed class ProtocolUnitStore
             ["units"] = new JsonArray(units.Select(u => (JsonNode?)JsonValue.Create(u)).ToArray()),
             ["options"] = JsonNode.Parse(OptionsJson(options)),
         };
-        store.WriteAtomically(manifest, description.ToJsonString(ProtocolJson.Options));
+        WriteAtomically(manifest, description.ToJsonString(ProtocolJson.Options));
         return store;
     }
 
@@ -220,63 +221,11 @@ public sealed class ProtocolUnitStore
         $"{fingerprint ?? "(none)"}, this run is '{Protocol}' with fingerprint {Fingerprint}. Results of different options are " +
         "never mixed: use another directory, or delete this one to start over.");
 
-    private static string HostTag => string.Concat(Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_'));
-
-    private void WriteAtomically(string path, string text)
-    {
-        string folder = Path.GetDirectoryName(path)!;
-        string temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.{HostTag}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(Encoding.UTF8.GetBytes(text));
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-    }
+    private static void WriteAtomically(string path, string text) => AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>Deletes <c>.*.tmp</c> files of this host whose process is gone.</summary>
     private void DeleteStaleTemporaries(string folder)
     {
-        foreach (var file in System.IO.Directory.EnumerateFiles(folder, ".*.tmp"))
-        {
-            var parts = Path.GetFileName(file).Split('.');
-            // . <name> . json . <host> . <pid> . <random> . tmp
-            if (parts.Length < 5 || parts[^4] != HostTag || !int.TryParse(parts[^3], out int pid) || ProcessAlive(pid)) continue;
-            try
-            {
-                File.Delete(file);
-                _logger.LogInformation("Deleted {Path}, left behind by process {Pid}", file, pid);
-            }
-            catch (IOException)
-            {
-                // Another process of the run removed it first.
-            }
-        }
-    }
-
-    private static bool ProcessAlive(int pid)
-    {
-        if (pid == Environment.ProcessId) return true;
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
+        foreach (var file in AtomicFile.RemoveStale(folder)) _logger.LogInformation("Deleted {Path}, left behind by a process that no longer runs", file);
     }
 }
