@@ -308,7 +308,18 @@ public static class DataFiles
                     throw new DataFileException(path, lineNumber, $"expected a JSON object, found {document.RootElement.ValueKind}.");
                 string Field(string name)
                 {
-                    if (!document.RootElement.TryGetProperty(name, out var value))
+                    JsonElement value;
+                    bool found;
+                    try
+                    {
+                        // Comparing names unescapes them: a name holding "\ud800" throws here, not only a value.
+                        found = document.RootElement.TryGetProperty(name, out value);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        throw new DataFileException(path, lineNumber, $"a field name is not valid Unicode text (an escaped lone surrogate such as \\ud800?): {Excerpts.Of(e.Message, 200)}", e);
+                    }
+                    if (!found)
                         throw new DataFileException(path, lineNumber, $"missing field '{name}' (TRL's preference format needs prompt, chosen, rejected).");
                     if (value.ValueKind != JsonValueKind.String)
                         throw new DataFileException(path, lineNumber, $"field '{name}' must be a string, found {value.ValueKind}.");

@@ -80,6 +80,10 @@ public sealed class DataFileHardeningTests : IDisposable
         var path = Write("surrogate.jsonl", "{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\"}\n{\"prompt\":\"a\\ud800\",\"chosen\":\"c\",\"rejected\":\"r\"}\n");
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(path));
         AssertNames(error, path, 2, "field 'prompt'", "surrogate");
+        // Found by the fuzz suite: a lone surrogate in another field's name threw from TryGetProperty (which compares
+        // names from the last property backwards, unescaping them).
+        var name = Write("surrogate-name.jsonl", "{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\",\"reje\\ud800cted\":1}\n");
+        AssertNames(Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(name)), name, 1, "field name", "surrogate");
         // A proper pair is fine.
         var pair = Write("pair.jsonl", "{\"prompt\":\"\\ud83d\\ude00\",\"chosen\":\"c\",\"rejected\":\"r\"}\n");
         Assert.Equal("\U0001F600", DataFiles.ReadPreferenceJsonl(pair)[0].Prompt);
