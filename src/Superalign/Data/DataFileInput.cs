@@ -36,8 +36,8 @@ internal sealed class DataFileLineReader : IDisposable
     }
 
     /// <summary>
-    /// Opens <paramref name="path"/> after checking it exists and is a regular file. The file is read up to the length
-    /// it had when opened (a file that grows while it is read is not followed).
+    /// Opens <paramref name="path"/> after checking it exists and is a regular file (following symbolic links). The
+    /// file is read up to the length it had when opened (a file that grows while it is read is not followed).
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="kind">What the file should be ("CSV", "JSONL"), for the not-found message.</param>
@@ -47,17 +47,36 @@ internal sealed class DataFileLineReader : IDisposable
     public static DataFileLineReader Open(string path, string kind, int maxLineBytes)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No {kind} file at '{path}'.", path);
-        var type = FileTypes.Describe(path);
-        if (type is not null)
-            throw new DataFileException(path, 1, $"is a {type}, not a regular file; data files must be regular files (a FIFO can block forever and a device may never end).");
-        // A regular file of length 0 needs no opening. Where the file type cannot be told (no stat), a FIFO or device
-        // also reports length 0, so this keeps them from blocking or streaming without end.
-        long length = new FileInfo(path).Length;
-        if (length == 0) return new DataFileLineReader(path, maxLineBytes, null, 0);
+        var type = FileTypes.Describe(path, out bool known);
+        if (type is not null) throw NotRegular(path, type);
+        // Where the type cannot be told (no stat), a FIFO or device reports length 0 like an empty file: leave such a
+        // file unopened, so it cannot block or stream without end. (The length of a symbolic link's final target.)
+        if (!known && TargetLength(path) == 0) return new DataFileLineReader(path, maxLineBytes, null, 0);
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.SequentialScan);
-        var reader = new DataFileLineReader(path, maxLineBytes, stream, length);
+        if (!stream.CanSeek)
+        {
+            stream.Dispose();
+            throw NotRegular(path, "stream that cannot seek");
+        }
+        // The open file's own length (fstat), not a symbolic link's.
+        var reader = new DataFileLineReader(path, maxLineBytes, stream, stream.Length);
         reader.SkipByteOrderMark();
         return reader;
+    }
+
+    private static DataFileException NotRegular(string path, string type) =>
+        new(path, 1, $"is a {type}, not a regular file; data files must be regular files (a FIFO can block forever and a device may never end).");
+
+    private static long TargetLength(string path)
+    {
+        try
+        {
+            return (File.ResolveLinkTarget(path, returnFinalTarget: true) as FileInfo ?? new FileInfo(path)).Length;
+        }
+        catch (IOException)
+        {
+            return new FileInfo(path).Length;
+        }
     }
 
     /// <summary>The 1-based number of the current line (0 before the first).</summary>
@@ -175,14 +194,18 @@ internal static class FileTypes
 
     /// <summary>
     /// What <paramref name="path"/> is when it is not a regular file ("FIFO (named pipe)", "character device", …);
-    /// null for a regular file, or where the type cannot be told (Windows, or no stat): the reader then relies on the
-    /// length-0 check of <see cref="DataFileLineReader.Open"/>.
+    /// null for a regular file, or where the type cannot be told (no stat; <paramref name="known"/> is then false and
+    /// the reader relies on the length-0 check of <see cref="DataFileLineReader.Open"/>).
     /// </summary>
-    public static string? Describe(string path)
+    /// <param name="path">The path.</param>
+    /// <param name="known">Whether the type could be told.</param>
+    public static string? Describe(string path, out bool known)
     {
+        known = true;
         if (OperatingSystem.IsWindows())
             return (File.GetAttributes(path) & FileAttributes.Device) != 0 ? "device" : null;
         int? mode = UnixMode(path);
+        known = mode is not null;
         if (mode is not { } m || (m & TypeMask) == Regular) return null;
         return (m & TypeMask) switch
         {
@@ -202,8 +225,13 @@ internal static class FileTypes
     [DllImport("libSystem.Native", EntryPoint = "SystemNative_Stat", SetLastError = false)]
     private static extern int SystemNativeStat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] status);
 
+    /// <summary>Tests set this on their thread to take the path of a runtime without the stat shim.</summary>
+    [ThreadStatic]
+    internal static bool SimulateNoStat;
+
     private static int? UnixMode(string path)
     {
+        if (SimulateNoStat) return null;
         try
         {
             var status = new byte[512];

@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace Superalign.Data;
 
-/// <summary>A malformed row in a data file: the message names the file and the 1-based line.</summary>
+/// <summary>
+/// A malformed row in a data file, or a file that cannot be read as one (not a regular file, not UTF-8, empty): the
+/// message starts with <c>path:line: </c> (whole-file problems at line 1) and quotes at most a short excerpt of the data.
+/// </summary>
 public sealed class DataFileException : FormatException
 {
     /// <summary>Creates the exception.</summary>

@@ -260,12 +260,14 @@ public sealed class DataFileFuzzTests : IDisposable
         return clock.Elapsed;
     }
 
+    private int _read, _rejected;
+
     private void Run(string name, Action<FuzzCase> property)
     {
         var clock = Stopwatch.StartNew();
         int cases = Cases;
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(cases).WithQuietOnSuccess(true), Prop.ForAll(FuzzCases, property));
-        _output.WriteLine($"{name}: {cases:N0} cases passed in {clock.Elapsed.TotalSeconds:F1} s.");
+        _output.WriteLine($"{name}: {cases:N0} cases passed in {clock.Elapsed.TotalSeconds:F1} s ({_read:N0} read, {_rejected:N0} rejected with a DataFileException).");
     }
 
     [Fact]
@@ -290,8 +292,10 @@ public sealed class DataFileFuzzTests : IDisposable
                 catch (DataFileException error)
                 {
                     AssertGoodError(error, path, bytes);
+                    Interlocked.Increment(ref _rejected);
                     return;
                 }
+                Interlocked.Increment(ref _read);
                 long n = table.Labels.shape[0];
                 int f = table.FeatureNames.Count;
                 Assert.True(n >= 1 && f >= 1, $"an empty table [{n}, {f}]");
@@ -326,8 +330,10 @@ public sealed class DataFileFuzzTests : IDisposable
                 catch (DataFileException error)
                 {
                     AssertGoodError(error, path, bytes);
+                    Interlocked.Increment(ref _rejected);
                     return;
                 }
+                Interlocked.Increment(ref _read);
                 Assert.NotEmpty(records);
                 long bound = LineBound(bytes), previous = 0;
                 foreach (var record in records)

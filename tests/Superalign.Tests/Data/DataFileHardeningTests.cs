@@ -162,11 +162,54 @@ public sealed class DataFileHardeningTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_stat_a_fifo_is_left_unopened_as_an_empty_file()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var path = Path.Combine(_dir, "pipe-nostat.csv");
+        using (var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!)
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        var target = Write("nostat-target.csv", "x,label\n1,0\n2,1\n");
+        var link = Path.Combine(_dir, "nostat-link.csv");
+        File.CreateSymbolicLink(link, target);
+        var error = await Task.Run(() =>
+        {
+            FileTypes.SimulateNoStat = true;
+            try
+            {
+                using var scope = NewDisposeScope();
+                Assert.Equal(2, DataFiles.ReadClassificationCsv(link).Labels.shape[0]);
+                return Assert.Throws<DataFileException>(() => DataFiles.ReadClassificationCsv(path));
+            }
+            finally
+            {
+                FileTypes.SimulateNoStat = false;
+            }
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+        AssertNames(error, path, 1, "empty");
+    }
+
+    [Fact]
     public async Task A_device_is_rejected_instead_of_read_without_end()
     {
         if (!File.Exists("/dev/zero")) return;
         // Was memory growing without bound: /dev/zero is an endless line.
         AssertNames(await WithinSeconds(30, () => DataFiles.ReadPreferenceJsonl("/dev/zero")), "/dev/zero", 1, "character device", "not a regular file");
+    }
+
+    [Fact]
+    public void A_symbolic_link_to_a_regular_file_reads_the_whole_target()
+    {
+        // The reader reads up to the length the file had when opened: that must be the target's, not the link's.
+        using var scope = NewDisposeScope();
+        var target = Write("target.csv", "x,label\n" + string.Concat(Enumerable.Range(0, 200).Select(i => $"{i},{i % 3}\n")));
+        var link = Path.Combine(_dir, "link.csv");
+        File.CreateSymbolicLink(link, target);
+        var table = DataFiles.ReadClassificationCsv(link);
+        Assert.Equal(200, table.Labels.shape[0]);
+        Assert.Equal(199f, table.Features.data<float>().ToArray()[^1]);
     }
 
     [Theory]
