@@ -60,7 +60,15 @@ internal sealed class DataFileLineReader : IDisposable
         }
         // The open file's own length (fstat), not a symbolic link's.
         var reader = new DataFileLineReader(path, maxLineBytes, stream, stream.Length);
-        reader.SkipByteOrderMark();
+        try
+        {
+            reader.SkipByteOrderMark();
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
         return reader;
     }
 
