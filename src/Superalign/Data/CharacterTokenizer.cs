@@ -73,7 +73,7 @@ public sealed class CharacterTokenizer
         for (int i = 0; i < text.Length; i++)
         {
             if (!_ids.TryGetValue(text[i], out ids[i]))
-                throw new ArgumentException($"'{Escape(text[i])}' at position {i} of \"{text}\" is not in the tokenizer's alphabet \"{Alphabet}\".", nameof(text));
+                throw new ArgumentException($"'{Escape(text[i])}' at position {i} of \"{Excerpts.Around(text, i)}\" is not in the tokenizer's alphabet \"{Excerpts.Of(Alphabet)}\".", nameof(text));
         }
         return ids;
     }
@@ -111,12 +111,20 @@ public sealed class CharacterTokenizer
     }
 
     /// <summary>Prompt ids <c>[B, 1 + P]</c> (<see cref="Bos"/> then the prompt) for prompts of equal length, for generation.</summary>
-    /// <exception cref="ArgumentException">The prompts differ in length or hold characters outside the alphabet.</exception>
-    public Tensor EncodePrompts(IReadOnlyList<string> prompts, Device? device = null)
+    /// <param name="prompts">The prompts, all of one length.</param>
+    /// <param name="device">Where the tensor goes (default CPU).</param>
+    /// <param name="limits">Bounds on the sequence length and element count (default <see cref="EncodingLimits.Default"/>).</param>
+    /// <exception cref="ArgumentException">The prompts differ in length, hold characters outside the alphabet, or exceed the limits.</exception>
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts, Device? device = null, EncodingLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         if (prompts.Count == 0) throw new ArgumentException("prompts is empty.", nameof(prompts));
+        limits ??= EncodingLimits.Default;
+        limits.Validate();
         int length = prompts[0].Length;
+        if (length + 1L > limits.MaxLength)
+            throw new ArgumentException($"prompts need {length + 1L:N0} tokens (BOS + prompt), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(prompts));
+        CheckElements(prompts.Count, length + 1, limits, nameof(prompts));
         var ids = new long[prompts.Count * (length + 1)];
         for (int i = 0; i < prompts.Count; i++)
         {
@@ -130,13 +138,23 @@ public sealed class CharacterTokenizer
 
     /// <summary>
     /// Tokens <c>[N, L]</c> (<c>BOS prompt response EOS</c>, right-padded) and the response mask <c>[N, L]</c> (1 on the
-    /// response and its EOS) of <paramref name="examples"/>. <c>L</c> is the longest sequence, or <paramref name="length"/>.
+    /// response and its EOS) of <paramref name="examples"/>. <c>L</c> is <paramref name="length"/>, or else the longest
+    /// sequence, which must then be at most <see cref="EncodingLimits.MaxLength"/>; <c>N × L</c> must be at most
+    /// <see cref="EncodingLimits.MaxElements"/>. Lengths are never truncated: a sequence that does not fit is an error
+    /// naming it.
     /// </summary>
-    /// <exception cref="ArgumentException">A character is outside the alphabet, or a sequence is longer than <paramref name="length"/>.</exception>
-    public (Tensor Tokens, Tensor ResponseMask) EncodeExamples(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null)
+    /// <param name="examples">The (prompt, response) pairs.</param>
+    /// <param name="length">The width <c>L</c>, or null for the longest sequence.</param>
+    /// <param name="device">Where the tensors go (default CPU).</param>
+    /// <param name="limits">Bounds on the width and element count (default <see cref="EncodingLimits.Default"/>).</param>
+    /// <exception cref="ArgumentException">A character is outside the alphabet, a sequence is longer than <paramref name="length"/>
+    /// (or, without it, than <see cref="EncodingLimits.MaxLength"/>), or the tensors would exceed <see cref="EncodingLimits.MaxElements"/>.</exception>
+    public (Tensor Tokens, Tensor ResponseMask) EncodeExamples(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null, EncodingLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(examples);
         if (examples.Count == 0) throw new ArgumentException("examples is empty.", nameof(examples));
+        limits ??= EncodingLimits.Default;
+        limits.Validate();
         var encoded = new (long[] Prompt, long[] Response)[examples.Count];
         for (int i = 0; i < examples.Count; i++)
         {
@@ -149,10 +167,23 @@ public sealed class CharacterTokenizer
                 throw new ArgumentException($"examples[{i}]: {e.Message}", nameof(examples), e);
             }
         }
-        int longest = encoded.Max(e => e.Prompt.Length + e.Response.Length + 2);
-        int width = length ?? longest;
-        if (longest > width)
-            throw new ArgumentException($"A sequence needs {longest} tokens (BOS + prompt + response + EOS) but length is {width}.", nameof(length));
+        int longestAt = 0;
+        for (int i = 1; i < encoded.Length; i++)
+        {
+            if (Needed(encoded[i].Prompt.Length, encoded[i].Response.Length) > Needed(encoded[longestAt].Prompt.Length, encoded[longestAt].Response.Length)) longestAt = i;
+        }
+        long longest = Needed(encoded[longestAt].Prompt.Length, encoded[longestAt].Response.Length);
+        if (length is { } given)
+        {
+            if (longest > given)
+                throw new ArgumentException($"examples[{longestAt}] needs {longest:N0} tokens (BOS + prompt + response + EOS) but length is {given:N0}.", nameof(length));
+        }
+        else if (longest > limits.MaxLength)
+        {
+            throw new ArgumentException($"examples[{longestAt}] needs {longest:N0} tokens (BOS + prompt + response + EOS), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits; pass length, or raise EncodingLimits.MaxLength.", nameof(examples));
+        }
+        int width = length ?? (int)longest;
+        CheckElements(examples.Count, width, limits, nameof(examples));
         var tokens = new long[examples.Count * width];
         var mask = new float[examples.Count * width];
         for (int i = 0; i < encoded.Length; i++)
@@ -169,10 +200,14 @@ public sealed class CharacterTokenizer
         return (tensor(tokens, shape, device: device), tensor(mask, shape, device: device));
     }
 
-    /// <summary>A supervised (SFT) dataset: the model learns to produce each response after its prompt.</summary>
-    public SupervisedDataset ToSupervisedDataset(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null)
+    /// <summary>A supervised (SFT) dataset: the model learns to produce each response after its prompt (see <see cref="EncodeExamples"/>).</summary>
+    /// <param name="examples">The (prompt, response) pairs.</param>
+    /// <param name="length">The width, or null for the longest sequence.</param>
+    /// <param name="device">Where the tensors go (default CPU).</param>
+    /// <param name="limits">Bounds on the width and element count (default <see cref="EncodingLimits.Default"/>).</param>
+    public SupervisedDataset ToSupervisedDataset(IReadOnlyList<(string Prompt, string Response)> examples, int? length = null, Device? device = null, EncodingLimits? limits = null)
     {
-        var (tokens, mask) = EncodeExamples(examples, length, device);
+        var (tokens, mask) = EncodeExamples(examples, length, device, limits);
         return SupervisedDataset.ForCausalLm(tokens, mask);
     }
 
@@ -180,11 +215,18 @@ public sealed class CharacterTokenizer
     /// A preference dataset from records (e.g. read with <see cref="DataFiles.ReadPreferenceJsonl"/>): chosen and
     /// rejected sequences padded to one length.
     /// </summary>
-    /// <exception cref="ArgumentException">A record holds a character outside the alphabet or is too long; the message names its file and line.</exception>
-    public PreferenceDataset ToPreferenceDataset(IReadOnlyList<PreferenceRecord> records, int? length = null, Device? device = null)
+    /// <param name="records">The records.</param>
+    /// <param name="length">The width, or null for the longest sequence (at most <see cref="EncodingLimits.MaxLength"/>).</param>
+    /// <param name="device">Where the tensors go (default CPU).</param>
+    /// <param name="limits">Bounds on the width and element count (default <see cref="EncodingLimits.Default"/>).</param>
+    /// <exception cref="ArgumentException">A record holds a character outside the alphabet or is too long (the message
+    /// names its file, line and length), or the tensors would exceed <see cref="EncodingLimits.MaxElements"/>.</exception>
+    public PreferenceDataset ToPreferenceDataset(IReadOnlyList<PreferenceRecord> records, int? length = null, Device? device = null, EncodingLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Count == 0) throw new ArgumentException("records is empty.", nameof(records));
+        limits ??= EncodingLimits.Default;
+        limits.Validate();
         foreach (var record in records)
         {
             foreach (var (field, text) in new[] { ("prompt", record.Prompt), ("chosen", record.Chosen), ("rejected", record.Rejected) })
@@ -199,11 +241,34 @@ public sealed class CharacterTokenizer
                 }
             }
         }
-        int width = length ?? records.Max(r => r.Prompt.Length + Math.Max(r.Chosen.Length, r.Rejected.Length) + 2);
-        var (chosen, chosenMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Chosen)).ToList(), width, device);
-        var (rejected, rejectedMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Rejected)).ToList(), width, device);
+        int longestAt = 0;
+        for (int i = 1; i < records.Count; i++)
+        {
+            if (Needed(records[i]) > Needed(records[longestAt])) longestAt = i;
+        }
+        long longest = Needed(records[longestAt]);
+        var where = records[longestAt].Location;
+        if (length is { } given && longest > given)
+            throw new ArgumentException($"{where}: the record needs {longest:N0} tokens (BOS + prompt + the longer completion + EOS) but length is {given:N0}.", nameof(length));
+        if (length is null && longest > limits.MaxLength)
+            throw new ArgumentException($"{where}: the record needs {longest:N0} tokens (BOS + prompt + the longer completion + EOS), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits; pass length, or raise EncodingLimits.MaxLength.", nameof(records));
+        int width = length ?? (int)longest;
+        CheckElements(records.Count, width, limits, nameof(records));
+        var (chosen, chosenMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Chosen)).ToList(), width, device, limits);
+        var (rejected, rejectedMask) = EncodeExamples(records.Select(r => (r.Prompt, r.Rejected)).ToList(), width, device, limits);
         return PreferenceDataset.ForCausalLm(chosen, chosenMask, rejected, rejectedMask);
     }
 
-    private static string Escape(char c) => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString();
+    private static string Escape(char c) => Excerpts.Char(c);
+
+    private static long Needed(long prompt, long response) => 1 + prompt + response + 1;
+
+    private static long Needed(PreferenceRecord record) => Needed(record.Prompt.Length, Math.Max(record.Chosen.Length, record.Rejected.Length));
+
+    private static void CheckElements(long rows, long width, EncodingLimits limits, string parameter)
+    {
+        long elements = rows * width;
+        if (elements > limits.ElementCap)
+            throw new ArgumentException($"{rows:N0} sequences of {width:N0} tokens are {elements:N0} elements per tensor, more than MaxElements ({limits.ElementCap:N0}) of the encoding limits; encode fewer or shorter sequences, or raise EncodingLimits.MaxElements.", parameter);
+    }
 }

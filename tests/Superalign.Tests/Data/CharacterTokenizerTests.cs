@@ -80,3 +80,60 @@ public class CharacterTokenizerTests
         }
     }
 }
+
+/// <summary>
+/// Regression tests for the tokenizer's measured failures (issue 14): int overflow of the padded size, padding every
+/// row to one huge record, and messages quoting whole texts.
+/// </summary>
+public class CharacterTokenizerLimitTests
+{
+    [Fact]
+    public void Many_rows_times_one_long_row_is_an_argument_error_not_an_overflow()
+    {
+        // 65,537 rows padded to 32,770 tokens overflowed `int` (IndexOutOfRangeException or OverflowException).
+        var tokenizer = new CharacterTokenizer("ab");
+        var longText = new string('a', 32_767);
+        var examples = Enumerable.Repeat(("a", "b"), 65_536).Append((longText, "b")).ToList();
+        var inferred = Assert.Throws<ArgumentException>(() => tokenizer.EncodeExamples(examples));
+        Assert.Contains("examples[65536] needs 32,770 tokens", inferred.Message);
+        Assert.Contains("MaxLength (4,096)", inferred.Message);
+        var given = Assert.Throws<ArgumentException>(() => tokenizer.EncodeExamples(examples, length: 40_000));
+        Assert.Contains("65,537 sequences of 40,000 tokens", given.Message);
+        var prompts = Enumerable.Repeat(longText + "b", 65_537).ToList();
+        Assert.Throws<ArgumentException>(() => tokenizer.EncodePrompts(prompts));
+        var wide = new EncodingLimits { MaxLength = 1 << 20 };
+        Assert.Contains("elements", Assert.Throws<ArgumentException>(() => tokenizer.EncodePrompts(prompts, limits: wide)).Message);
+    }
+
+    [Fact]
+    public void One_long_record_does_not_widen_every_row_silently()
+    {
+        // A 1.5 MB file padded every row to its longest record: over 4 GiB.
+        var tokenizer = new CharacterTokenizer("ab");
+        var records = Enumerable.Range(1, 10).Select(i => new PreferenceRecord("a", "b", "a", "prefs.jsonl", i))
+            .Append(new PreferenceRecord(new string('a', 10_000), "b", "ab", "prefs.jsonl", 11)).ToList();
+        var error = Assert.Throws<ArgumentException>(() => tokenizer.ToPreferenceDataset(records));
+        Assert.StartsWith("prefs.jsonl:11: the record needs 10,004 tokens", error.Message);
+        var tooShort = Assert.Throws<ArgumentException>(() => tokenizer.ToPreferenceDataset(records, length: 100));
+        Assert.StartsWith("prefs.jsonl:11:", tooShort.Message);
+        using var scope = NewDisposeScope();
+        var data = tokenizer.ToPreferenceDataset(records, limits: new EncodingLimits { MaxLength = 20_000 });
+        Assert.Equal(11, data.Count);
+        var capped = new EncodingLimits { MaxLength = 20_000, MaxElements = 100_000 };
+        Assert.Contains("11 sequences of 10,004 tokens", Assert.Throws<ArgumentException>(() => tokenizer.ToPreferenceDataset(records, limits: capped)).Message);
+    }
+
+    [Fact]
+    public void Errors_quote_a_bounded_excerpt_and_name_the_example()
+    {
+        var tokenizer = new CharacterTokenizer("ab");
+        var text = new string('a', 100_000) + "z" + new string('b', 100_000);
+        var error = Assert.Throws<ArgumentException>(() => tokenizer.Encode(text));
+        Assert.Contains("'z' at position 100000", error.Message);
+        Assert.True(error.Message.Length < 300, $"message of {error.Message.Length} characters");
+        var tooLong = Assert.Throws<ArgumentException>(() => tokenizer.EncodeExamples([("a", "b"), ("aa", "bb")], length: 5));
+        Assert.Contains("examples[1] needs 6 tokens", tooLong.Message);
+        Assert.Equal("length", tooLong.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.EncodeExamples([("a", "b")], limits: new EncodingLimits { MaxLength = 1 }));
+    }
+}
