@@ -64,8 +64,8 @@ public static class BatchCheck
     }
 
     /// <summary>
-    /// Checks a competence batch already on the student's device; returns the largest target at a scored position
-    /// (for <see cref="TargetsBelow"/> once the logits give the vocabulary of a student that does not declare it).
+    /// Checks a competence batch already on the student's device; returns an upper bound of the targets at scored
+    /// positions (for <see cref="TargetsBelow"/> once the logits give the vocabulary of a student that does not declare it).
     /// </summary>
     internal static long CheckCompetence(IStudent student, SupervisedBatch batch)
     {
@@ -81,8 +81,8 @@ public static class BatchCheck
     }
 
     /// <summary>
-    /// Checks a preference batch already on the student's device; returns the largest targets at scored positions of
-    /// both sides (for <see cref="TargetsBelow"/>).
+    /// Checks a preference batch already on the student's device; returns upper bounds of the targets at scored
+    /// positions of both sides (for <see cref="TargetsBelow"/>).
     /// </summary>
     internal static (long Chosen, long Rejected) CheckPreference(IStudent student, PreferenceBatch batch)
     {
@@ -103,15 +103,16 @@ public static class BatchCheck
 
     /// <summary>
     /// Throws unless every scored target of <paramref name="batch"/> is below <paramref name="vocabulary"/> (the width
-    /// of the logits); <paramref name="maxScoredTarget"/> is what the check before the forward pass found. No device work
-    /// unless it fails.
+    /// of the logits); <paramref name="maxScoredTarget"/> is the bound the check before the forward pass found. No device
+    /// work unless that bound is not below the vocabulary.
     /// </summary>
     internal static void TargetsBelow(ResponseBatch batch, string field, long maxScoredTarget, long vocabulary)
     {
         if (maxScoredTarget < vocabulary) return;
         using var scope = NewDisposeScope();
-        var scored = batch.Mask != 0;
-        var at = FirstIndex(scored.logical_and(batch.Targets >= vocabulary));
+        var bad = (batch.Mask != 0).logical_and(batch.Targets >= vocabulary);
+        if (!bad.any().item<bool>()) return; // only masked positions hold such ids
+        var at = FirstIndex(bad);
         long value = batch.Targets[at[0], at[1]].item<long>();
         throw new InvalidBatchException(field + "Targets",
             $"{field}Targets[{at[0]}, {at[1]}] = {value} is out of range: ids at scored positions must be in [0, {vocabulary - 1}], " +
@@ -134,26 +135,59 @@ public static class BatchCheck
         }
     }
 
-    /// <summary>Scalars computed on the device and read back to the host in one copy.</summary>
+    /// <summary>
+    /// Scalars computed on the device and read back to the host in one copy. They are stacked per dtype and converted
+    /// to float64 once per dtype (int64 ids up to 2^53 are exact): on small models every tensor call is a visible share
+    /// of a step.
+    /// </summary>
     private sealed class Scalars
     {
-        private readonly List<Tensor> _parts = new();
+        private readonly List<(ScalarType DType, int Position)> _handles = new();
+        private readonly Dictionary<ScalarType, List<Tensor>> _groups = new();
         private double[] _values = Array.Empty<double>();
+        private int[] _offsets = Array.Empty<int>();
+        private ScalarType[] _order = Array.Empty<ScalarType>();
 
         public int Add(Tensor scalar)
         {
-            _parts.Add(scalar.to_type(ScalarType.Float64));
-            return _parts.Count - 1;
+            if (!_groups.TryGetValue(scalar.dtype, out var group)) _groups[scalar.dtype] = group = new List<Tensor>();
+            group.Add(scalar);
+            _handles.Add((scalar.dtype, group.Count - 1));
+            return _handles.Count - 1;
+        }
+
+        /// <summary>Queues the minimum and the maximum of <paramref name="values"/> (NaN when it holds a NaN).</summary>
+        public (int Min, int Max) AddMinMax(Tensor values)
+        {
+            var (min, max) = values.aminmax();
+            return (Add(min), Add(max));
         }
 
         public void Fetch()
         {
-            if (_parts.Count == 0) return;
-            using var host = stack(_parts).cpu();
+            if (_handles.Count == 0) return;
+            _order = _groups.Keys.ToArray();
+            _offsets = new int[_order.Length];
+            var parts = new Tensor[_order.Length];
+            for (int g = 0, offset = 0; g < _order.Length; g++)
+            {
+                var group = stack(_groups[_order[g]]);
+                parts[g] = group.dtype == ScalarType.Float64 ? group : group.to_type(ScalarType.Float64);
+                _offsets[g] = offset;
+                offset += _groups[_order[g]].Count;
+            }
+            using var host = (parts.Length == 1 ? parts[0] : cat(parts)).cpu();
             _values = host.data<double>().ToArray();
         }
 
-        public double this[int index] => _values[index];
+        public double this[int handle]
+        {
+            get
+            {
+                var (dtype, position) = _handles[handle];
+                return _values[_offsets[Array.IndexOf(_order, dtype)] + position];
+            }
+        }
     }
 
     /// <summary>The checks of one response batch: shape and dtype on the host, value ranges through <see cref="Scalars"/>.</summary>
@@ -163,22 +197,18 @@ public static class BatchCheck
         private readonly ResponseBatch _batch;
         private readonly string _field;
         private readonly bool _perRow;
-        private readonly int _targetMin, _targetMax, _maskMin, _maskMax, _scored, _inputMin = -1, _inputMax = -1;
+        private readonly int _targetMin, _targetMax, _maskMin, _maskMax, _rowMin = -1, _inputMin = -1, _inputMax = -1;
 
         private ResponseProbe(Expectation expect, ResponseBatch batch, string field, Scalars scalars, bool perRow, bool inputsChecked)
         {
             (_expect, _batch, _field, _perRow) = (expect, batch, field, perRow);
-            var targets = batch.Targets.masked_fill(batch.Mask == 0, 0); // masked positions may hold anything
-            _targetMin = scalars.Add(targets.min());
-            _targetMax = scalars.Add(targets.max());
-            _maskMin = scalars.Add(batch.Mask.min());
-            _maskMax = scalars.Add(batch.Mask.max());
-            _scored = scalars.Add(perRow ? batch.Mask.sum(1).min() : batch.Mask.sum());
-            if (expect.Tokens && !inputsChecked)
-            {
-                _inputMin = scalars.Add(batch.Inputs.min());
-                _inputMax = scalars.Add(batch.Inputs.max());
-            }
+            // Over all positions: when these are in range so are the scored ones (the usual case, one reduction);
+            // otherwise Verify looks at the scored positions alone, as masked ones may hold anything.
+            (_targetMin, _targetMax) = scalars.AddMinMax(batch.Targets);
+            (_maskMin, _maskMax) = scalars.AddMinMax(batch.Mask);
+            // A row's largest mask value; with one position per row (classifiers) that is the mask's minimum, already queued.
+            if (perRow) _rowMin = batch.Mask.shape[1] == 1 ? _maskMin : scalars.Add(batch.Mask.amax(1).min());
+            if (expect.Tokens && !inputsChecked) (_inputMin, _inputMax) = scalars.AddMinMax(batch.Inputs);
         }
 
         /// <summary>Runs the host checks (throwing at the first failure) and queues the value checks.</summary>
@@ -217,7 +247,10 @@ public static class BatchCheck
             return new ResponseProbe(expect, batch, field, scalars, perRow, inputsChecked);
         }
 
-        /// <summary>The largest target at a scored position (valid after <see cref="Scalars.Fetch"/>).</summary>
+        /// <summary>
+        /// An upper bound of the targets at scored positions (the largest target anywhere; valid after
+        /// <see cref="Scalars.Fetch"/>).
+        /// </summary>
         public long MaxScoredTarget(Scalars s) => (long)s[_targetMax];
 
         /// <summary>Throws at the first value out of range.</summary>
@@ -238,31 +271,36 @@ public static class BatchCheck
                 throw new InvalidBatchException(_field + "Mask",
                     $"{_field}Mask[{at[0]}, {at[1]}] = {Format(mask[at[0], at[1]].ToDouble())} is out of range: mask values must be in [0, 1] (1 = scored, 0 = left out).");
             }
-            bool tooLarge = _expect.Vocabulary is { } v && s[_targetMax] >= v;
-            if (s[_targetMin] < 0 || tooLarge)
+            if (s[_targetMin] < 0 || _expect.Vocabulary is { } v && s[_targetMax] >= v)
+                ScoredTargetsInRange();
+            if (!(s[_maskMax] > 0))
+                throw new InvalidBatchException(_field + "Mask",
+                    $"{_field}Mask is 0 everywhere: no position of the {_batch.Count} examples is scored, so there is nothing to train on (nothing was updated).");
+            if (_perRow && !(s[_rowMin] > 0))
             {
-                var targets = _batch.Targets;
-                var outOfRange = targets.lt(0);
-                if (_expect.Vocabulary is { } vocabulary) outOfRange = outOfRange.logical_or(targets >= vocabulary);
-                var at = FirstIndex(outOfRange.logical_and(_batch.Mask != 0));
-                long value = targets[at[0], at[1]].item<long>();
-                string allowed = _expect.Vocabulary is { } n
-                    ? $"{_expect.IdKind} ids at scored positions must be in [0, {n - 1}] for the student '{_expect.Student}' ({_expect.VocabularyName} = {n})"
-                    : "ids at scored positions must be >= 0";
-                throw new InvalidBatchException(_field + "Targets", value == IgnoreIndex
-                    ? $"{_field}Targets[{at[0]}, {at[1]}] = -100 at a scored position: -100 is the ignore index of PyTorch's cross_entropy and of TRL, " +
-                      $"but Superalign leaves positions out with the mask, so set Mask[{at[0]}, {at[1]}] = 0 instead (targets at masked positions may hold any value); {allowed}."
-                    : $"{_field}Targets[{at[0]}, {at[1]}] = {value} is out of range: {allowed}.");
-            }
-            if (!(s[_scored] > 0))
-            {
-                if (!_perRow)
-                    throw new InvalidBatchException(_field + "Mask",
-                        $"{_field}Mask is 0 everywhere: no position of the {_batch.Count} examples is scored, so there is nothing to train on (nothing was updated).");
-                var row = FirstIndex(_batch.Mask.sum(1).le(0))[0];
+                var row = FirstIndex(_batch.Mask.amax(1).le(0))[0];
                 throw new InvalidBatchException(_field + "Mask",
                     $"{_field}Mask row {row} is 0 everywhere: every response needs at least one scored position (its log-probability would otherwise be read as 0).");
             }
+        }
+
+        /// <summary>Throws at the first target out of range at a scored position (targets at masked positions may hold anything).</summary>
+        private void ScoredTargetsInRange()
+        {
+            var targets = _batch.Targets;
+            var outOfRange = targets.lt(0);
+            if (_expect.Vocabulary is { } vocabulary) outOfRange = outOfRange.logical_or(targets >= vocabulary);
+            var bad = outOfRange.logical_and(_batch.Mask != 0);
+            if (!bad.any().item<bool>()) return;
+            var at = FirstIndex(bad);
+            long value = targets[at[0], at[1]].item<long>();
+            string allowed = _expect.Vocabulary is { } n
+                ? $"{_expect.IdKind} ids at scored positions must be in [0, {n - 1}] for the student '{_expect.Student}' ({_expect.VocabularyName} = {n})"
+                : "ids at scored positions must be >= 0";
+            throw new InvalidBatchException(_field + "Targets", value == IgnoreIndex
+                ? $"{_field}Targets[{at[0]}, {at[1]}] = -100 at a scored position: -100 is the ignore index of PyTorch's cross_entropy and of TRL, " +
+                  $"but Superalign leaves positions out with the mask, so set Mask[{at[0]}, {at[1]}] = 0 instead (targets at masked positions may hold any value); {allowed}."
+                : $"{_field}Targets[{at[0]}, {at[1]}] = {value} is out of range: {allowed}.");
         }
     }
 
@@ -276,8 +314,7 @@ public static class BatchCheck
         private SoftProbe(Tensor soft, string field, Scalars scalars)
         {
             (_soft, _field) = (soft, field);
-            _min = scalars.Add(soft.min());
-            _max = scalars.Add(soft.max());
+            (_min, _max) = scalars.AddMinMax(soft);
         }
 
         public static SoftProbe Start(Expectation expect, Tensor soft, string field, Scalars scalars)
@@ -313,8 +350,7 @@ public static class BatchCheck
         public FiniteProbe(Tensor values, string field, Scalars scalars)
         {
             (_values, _field) = (values, field);
-            _min = scalars.Add(values.min());
-            _max = scalars.Add(values.max());
+            (_min, _max) = scalars.AddMinMax(values);
         }
 
         public void Verify(Scalars s)

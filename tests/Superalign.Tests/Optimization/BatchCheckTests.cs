@@ -323,6 +323,21 @@ public sealed class BatchCheckTests
     }
 
     [Fact]
+    public void Masked_targets_beyond_the_logits_of_a_student_without_declared_classes_are_accepted()
+    {
+        // The bound found before the forward pass is over all positions; padding alone must not be reported.
+        using var scope = NewDisposeScope();
+        using var student = new LinearTestStudent(F, C, seed: 3);
+        var labels = tensor(new long[] { 0, 7, 2, -100, 1 }).unsqueeze(1);
+        var mask = tensor(new[] { 1f, 0f, 1f, 0f, 1f }).unsqueeze(1);
+        var batch = new SupervisedBatch(new ResponseBatch(Features(), labels, mask));
+        BatchCheck.Competence(student, batch);
+        using var optimizer = new AlternatingOptimizer(student, CompetenceObjectives.Create("ce"), null, Options(AlternationSchedules.CompetenceOnly()));
+        Assert.True(double.IsFinite(optimizer.Step(BatchSource.Cycle(new[] { batch }), null).Loss));
+        Assert.Equal(1, optimizer.StepsDone);
+    }
+
+    [Fact]
     public void The_public_checks_accept_valid_batches_and_reject_bad_ones_as_argument_exceptions()
     {
         using var scope = NewDisposeScope();
