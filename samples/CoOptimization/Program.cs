@@ -17,23 +17,30 @@ using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.ParseOrExit(args, "CoOptimization", "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR");
+// Every value is read and the protocol's options validated before any work: a bad one prints one line and exits with 2.
+var arguments = SampleArguments.ParseOrExit(args, "CoOptimization", "--seeds N, --budget N, --loss NAME, --beta B, --lr LR, --schedules a,b, --conflict-aware, --probes N, --out DIR")
+    .Bind("BatchBudget", "budget").Bind("ConformityLoss", "loss").Bind("LearningRate", "lr").Bind("ProbePrompts", "probes");
 var defaults = new CoOptimizationOptions();
-var names = arguments.Optional("schedules")?.Split(',');
-bool conflictAware = arguments.Flag("conflict-aware");
+var names = arguments.OrExit(() => arguments.Optional("schedules")?.Split(','));
+bool conflictAware = arguments.OrExit(() => arguments.Flag("conflict-aware"));
 var schedules = arguments.OrExit(() => conflictAware ? ScheduleCandidate.ConflictAware() : names is null ? defaults.Schedules : names.Select(Schedule).ToList());
-var options = arguments.OrExit(() => defaults with
+var options = arguments.OrExit(() =>
 {
-    Seeds = Enumerable.Range(0, arguments.Int("seeds", 5)).ToArray(),
-    BatchBudget = arguments.Int("budget", defaults.BatchBudget),
-    ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
-    Beta = arguments.Double("beta", defaults.Beta),
-    LearningRate = arguments.Double("lr", defaults.LearningRate),
-    Schedules = schedules,
-    // The searches' probe prompts are held out of training for every schedule of the comparison.
-    ProbePrompts = arguments.Int("probes", schedules.Any(s => s.Search is not null) ? 128 : 0),
+    var o = defaults with
+    {
+        Seeds = Enumerable.Range(0, arguments.Int("seeds", 5, min: 1, max: 1000)).ToArray(),
+        BatchBudget = arguments.Int("budget", defaults.BatchBudget),
+        ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
+        Beta = arguments.Double("beta", defaults.Beta),
+        LearningRate = arguments.Double("lr", defaults.LearningRate),
+        Schedules = schedules,
+        // The searches' probe prompts are held out of training for every schedule of the comparison.
+        ProbePrompts = arguments.Int("probes", schedules.Any(s => s.Search is not null) ? 128 : 0),
+    };
+    o.Validate();
+    return o;
 });
-var output = arguments.Text("out", Path.Combine("artifacts", "co-optimization"));
+var output = arguments.OutputDirectoryOrExit("out", Path.Combine("artifacts", "co-optimization"));
 TorchSharp.torch.set_num_threads(1); // tiny models: one thread is faster on a small CPU, and results do not depend on the core count
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
 var watch = Stopwatch.StartNew();

@@ -25,51 +25,30 @@ using TorchSharp;
 
 const string Usage = "--seeds N, --acceptance margin|always|bootstrap, --margin M, --schedule one|stride:K|delta:D, --probe N, " +
                      "--pacing cumulative|partitioned, --ladder w8-d1,w16-d1,..., --members w16-d1,w8-d1,..., --student w128-d4, --only annealing|diversity, --out DIR, --device D, --threads N";
-var arguments = SampleArguments.ParseOrExit(args, "GapAnnealing", Usage);
+// Every value is read and both protocols' options are built and validated (whatever --only says) before any work: a bad
+// one prints one line and exits with 2, not a stack trace after part A.
+var arguments = SampleArguments.ParseOrExit(args, "GapAnnealing", Usage)
+    .Bind("AcceptanceMargin", "margin").Bind("ProbeSize", "probe").Bind("CurriculumPacing", "pacing");
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-int seeds = arguments.OrExit(() => arguments.Int("seeds", 5)), threads = arguments.OrExit(() => arguments.Int("threads", 1));
-string output = arguments.Text("out", Path.Combine("artifacts", "gap-annealing")), device = arguments.Text("device", "auto");
-string only = arguments.Text("only", "both").ToLowerInvariant();
-if (threads > 0) torch.set_num_threads(threads);
-
-var acceptance = arguments.OrExit(() => arguments.Text("acceptance", "margin").ToLowerInvariant() switch
+int seeds = arguments.OrExit(() => arguments.Int("seeds", 5, min: 1, max: 1000)), threads = arguments.OrExit(() => arguments.Int("threads", 1, min: 0));
+string device = arguments.OrExit(() => arguments.Device("device", "auto"));
+string only = arguments.OrExit(() => arguments.Choice("only", "both", "annealing", "diversity", "both"));
+var acceptance = arguments.OrExit(() => arguments.Choice("acceptance", "margin", "margin", "always", "bootstrap") switch
 {
     "margin" => AcceptanceRule.Margin,
     "always" => AcceptanceRule.Always,
-    "bootstrap" => AcceptanceRule.BootstrapLowerBound,
-    var other => throw new ArgumentException($"--acceptance must be margin, always or bootstrap; got '{other}'."),
+    _ => AcceptanceRule.BootstrapLowerBound,
 });
-string scheduleText = arguments.Text("schedule", "one").ToLowerInvariant();
-var schedule = arguments.OrExit(() => scheduleText switch
-{
-    "one" => GapSchedule.OneSizeAtATime,
-    _ when scheduleText.StartsWith("stride:", StringComparison.Ordinal) => GapSchedule.Stride(int.Parse(scheduleText[7..], CultureInfo.InvariantCulture)),
-    _ when scheduleText.StartsWith("delta:", StringComparison.Ordinal) => GapSchedule.MinimumCapabilityGap(double.Parse(scheduleText[6..], CultureInfo.InvariantCulture)),
-    _ => throw new ArgumentException($"--schedule must be one, stride:K or delta:D; got '{scheduleText}'."),
-});
-var pacing = arguments.OrExit(() => arguments.Text("pacing", "cumulative").ToLowerInvariant() switch
-{
-    "cumulative" => CurriculumPacing.Cumulative,
-    "partitioned" => CurriculumPacing.Partitioned,
-    var other => throw new ArgumentException($"--pacing must be cumulative or partitioned; got '{other}'."),
-});
-// Trunk specs are read before any training so that a typo fails at once, not after part A.
-var ladderSpecs = arguments.Optional("ladder") is { } ladderText ? arguments.OrExit(() => ladderText.Split(',').Select(Trunk).ToArray()) : null;
-var memberSpecs = arguments.Optional("members") is { } membersText ? arguments.OrExit(() => membersText.Split(',').Select(Trunk).ToArray()) : null;
-var studentSpec = arguments.Optional("student") is { } studentText ? arguments.OrExit(() => Trunk(studentText)) : null;
+var schedule = arguments.OrExit(() => Schedule(arguments.Text("schedule", "one")));
+var pacing = arguments.OrExit(() => arguments.Choice("pacing", "cumulative", "cumulative", "partitioned") == "cumulative"
+    ? CurriculumPacing.Cumulative : CurriculumPacing.Partitioned);
+var ladderSpecs = arguments.OrExit(() => arguments.Optional("ladder")?.Split(',').Select(t => Trunk(t, "ladder")).ToArray());
+var memberSpecs = arguments.OrExit(() => arguments.Optional("members")?.Split(',').Select(t => Trunk(t, "members")).ToArray());
+var studentSpec = arguments.OrExit(() => arguments.Optional("student") is { } text ? Trunk(text, "student") : null);
 int[] seedList = Enumerable.Range(0, seeds).ToArray();
-var watch = Stopwatch.StartNew();
-var progress = new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); });
-void ClearProgress() { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{new string(' ', 110)}\r"); }
-Directory.CreateDirectory(output);
-
-GapAnnealingResult? annealing = null;
-DiversifiedSupervisionResult? diversity = null;
-
-// ---------------------------------------------------------------- A. gap annealing
-if (only is "both" or "annealing")
+var annealingOptions = arguments.OrExit(() =>
 {
-    var options = arguments.OrExit(() => new GapAnnealingOptions
+    var o = new GapAnnealingOptions
     {
         Seeds = seedList,
         Acceptance = acceptance,
@@ -77,8 +56,33 @@ if (only is "both" or "annealing")
         Schedule = schedule,
         ProbeSize = arguments.Int("probe", 500),
         Device = device,
-    });
-    if (ladderSpecs is not null) options = arguments.OrExit(() => options with { Ladder = ladderSpecs });
+    };
+    if (ladderSpecs is not null) o = o with { Ladder = ladderSpecs };
+    o.Validate();
+    return o;
+});
+var diversityOptions = arguments.OrExit(() =>
+{
+    var o = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
+    if (memberSpecs is not null) o = o with { Members = memberSpecs };
+    if (studentSpec is not null) o = o with { Student = studentSpec };
+    o.Validate();
+    return o;
+});
+arguments.DeviceOrExit("device", "auto", () => torch.cuda.is_available());
+string output = arguments.OutputDirectoryOrExit("out", Path.Combine("artifacts", "gap-annealing"));
+if (threads > 0) torch.set_num_threads(threads);
+var watch = Stopwatch.StartNew();
+var progress = new SynchronousProgress(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{p.ToString(),-110}"); });
+void ClearProgress() { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{new string(' ', 110)}\r"); }
+
+GapAnnealingResult? annealing = null;
+DiversifiedSupervisionResult? diversity = null;
+
+// ---------------------------------------------------------------- A. gap annealing
+if (only is "both" or "annealing")
+{
+    var options = annealingOptions;
     Console.WriteLine($"A. gap annealing: ladder {string.Join(" → ", options.Ladder.Select(t => t.Name))}; schedule: {options.Schedule}; " +
                       $"acceptance: {options.Acceptance} (margin {options.AcceptanceMargin:P1}) on {options.ProbeSize} probe examples per seed");
     Console.WriteLine($"   {options.StepsPerRound} updates per round at lr {options.LearningRate}, batch {options.BatchSize}, loss {options.CompetenceLoss}; " +
@@ -135,9 +139,7 @@ if (only is "both" or "annealing")
 // ---------------------------------------------------------------- B. diversified supervision
 if (only is "both" or "diversity")
 {
-    var options = new DiversifiedSupervisionOptions { Seeds = seedList, CurriculumPacing = pacing, Device = device };
-    if (memberSpecs is not null) options = arguments.OrExit(() => options with { Members = memberSpecs });
-    if (studentSpec is not null) options = arguments.OrExit(() => options with { Student = studentSpec });
+    var options = diversityOptions;
     Console.WriteLine($"B. diversified supervision: members {string.Join(", ", options.Members.Select(t => t.Name))} (each trained on A with ground truth), " +
                       $"student {options.Student.Name}; {options.Steps} updates, loss {options.CompetenceLoss}; curriculum {options.CurriculumStages} stages, {options.CurriculumPacing}; seeds {string.Join(",", options.Seeds)}");
     diversity = new DiversifiedSupervision(options).Run(progress);
@@ -201,13 +203,27 @@ Console.WriteLine($"wrote {path} and the charts in {output}; " +
 return 0;
 
 /// <summary>A trunk from its name: <c>w16-d1</c>, or <c>w16-d1-s2</c> for trunk seed 2.</summary>
-static TrunkSpec Trunk(string name)
+static TrunkSpec Trunk(string name, string option)
 {
     var parts = name.Trim().Split('-');
-    if (parts.Length is < 2 or > 3 || parts[0][0] != 'w' || parts[1][0] != 'd' || parts.Length == 3 && parts[2][0] != 's')
-        throw new ArgumentException($"A trunk is written wW-dD or wW-dD-sS (e.g. w16-d1-s2); got '{name}'.");
+    bool ok = parts.Length is 2 or 3 && parts.All(p => p.Length >= 2) && parts[0][0] == 'w' && parts[1][0] == 'd' && (parts.Length == 2 || parts[2][0] == 's')
+        && parts.All(p => int.TryParse(p[1..], NumberStyles.None, CultureInfo.InvariantCulture, out _));
+    if (!ok)
+        throw new ArgumentException($"--{option}: a trunk is written wW-dD or wW-dD-sS with whole numbers (e.g. w16-d1-s2); got '{name}'.", option);
     int Part(int i) => int.Parse(parts[i][1..], CultureInfo.InvariantCulture);
     return new TrunkSpec(Part(0), Part(1), parts.Length == 3 ? Part(2) : 0);
+}
+
+/// <summary>The gap schedule from its name: <c>one</c>, <c>stride:K</c> or <c>delta:D</c>.</summary>
+static GapSchedule Schedule(string text)
+{
+    string s = text.Trim().ToLowerInvariant();
+    if (s == "one") return GapSchedule.OneSizeAtATime;
+    if (s.StartsWith("stride:", StringComparison.Ordinal) && int.TryParse(s[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
+        return GapSchedule.Stride(k);
+    if (s.StartsWith("delta:", StringComparison.Ordinal) && double.TryParse(s[6..], NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+        return GapSchedule.MinimumCapabilityGap(d);
+    throw new ArgumentException($"--schedule must be one, stride:K (K a whole number) or delta:D (D a number); got '{text}'.", "schedule");
 }
 
 static string Num(double value) => double.IsNaN(value) ? "excl." : value.ToString("F2", CultureInfo.InvariantCulture);

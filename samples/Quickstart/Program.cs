@@ -4,16 +4,20 @@
 // The task: 16 features, 4 answer classes given by a hidden linear rule, and a fifth response, "refuse". The value
 // rule: inputs in a sensitive region (x0 + x1 > 1.2, about 20% of them) must be refused; all others answered. The task
 // labels say nothing about values (they answer everything), so the two objectives pull apart on sensitive inputs.
+//
+//   dotnet run --project samples/Quickstart -c Release      (no options: any argument but --help exits with 2)
 using Superalign;
 using Superalign.Data;
 using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
+using Superalign.Samples;
 using Superalign.Students;
 using TorchSharp;
 using static TorchSharp.torch;
 
 const int Features = 16, Answers = 4, Refuse = Answers, Seed = 7;
+SampleArguments.ParseOrExit(args, "Quickstart", usage: "");
 var (trainX, trainAnswer, trainSensitive) = Generate(4000, Seed);
 var (testX, testAnswer, testSensitive) = Generate(2000, Seed + 1);
 Console.WriteLine($"quickstart: seed {Seed}, {trainX.shape[0]} training and {testX.shape[0]} held-out examples, CPU");

@@ -14,61 +14,33 @@ using System.Globalization;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
-int seeds = 3;
-string outDir = Path.Combine("artifacts", "sandwiching");
-string device = "auto";
-int threads = 1;
-int? reveals = null, evidence = null;
-double? amplitude = null;
-for (int i = 0; i < args.Length; i++)
+const string Usage = "--seeds N, --reveals K, --amplitude A, --evidence E, --out DIR, --device cpu|cuda|auto, --threads N";
+// Every value is read and the protocol's options validated before any work: a bad one prints one line and exits with 2.
+var arguments = SampleArguments.ParseOrExit(args, "Sandwiching", Usage)
+    .Bind("EvidencePerExample", "evidence");
+int seeds = arguments.OrExit(() => arguments.Int("seeds", 3, min: 1, max: 1000));
+int threads = arguments.OrExit(() => arguments.Int("threads", 1, min: 0));
+var defaults = new SandwichingOptions();
+var options = arguments.OrExit(() =>
 {
-    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-    switch (args[i])
+    var o = defaults with
     {
-        case "--seeds":
-            seeds = int.Parse(Value(), CultureInfo.InvariantCulture);
-            if (seeds < 1) throw new ArgumentOutOfRangeException("--seeds", seeds, "--seeds must be at least 1.");
-            break;
-        case "--out":
-            outDir = Value();
-            break;
-        case "--reveals":
-            reveals = int.Parse(Value(), CultureInfo.InvariantCulture);
-            break;
-        case "--evidence":
-            evidence = int.Parse(Value(), CultureInfo.InvariantCulture);
-            break;
-        case "--amplitude":
-            amplitude = double.Parse(Value(), CultureInfo.InvariantCulture);
-            break;
-        case "--device":
-            device = Value();
-            break;
-        case "--threads":
-            threads = int.Parse(Value(), CultureInfo.InvariantCulture);
-            break;
-        case "-h" or "--help":
-            Console.WriteLine("usage: Sandwiching [--seeds N] [--reveals K] [--amplitude A] [--evidence E] [--out DIR] [--device cpu|cuda|auto] [--threads N]");
-            return 0;
-        default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");
-            return 2;
-    }
-}
+        Seeds = Enumerable.Range(0, seeds).ToArray(),
+        Device = arguments.Device("device", "auto"),
+        Reveals = arguments.Int("reveals", defaults.Reveals),
+        Task = defaults.Task with
+        {
+            Amplitude = arguments.Double("amplitude", defaults.Task.Amplitude),
+            EvidencePerExample = arguments.Int("evidence", defaults.Task.EvidencePerExample),
+        },
+    };
+    o.Validate();
+    return o;
+});
+arguments.DeviceOrExit("device", "auto", () => TorchSharp.torch.cuda.is_available());
+string outDir = arguments.OutputDirectoryOrExit("out", Path.Combine("artifacts", "sandwiching"));
 
 if (threads > 0) TorchSharp.torch.set_num_threads(threads);
-var defaults = new SandwichingOptions();
-var options = defaults with
-{
-    Seeds = Enumerable.Range(0, seeds).ToArray(),
-    Device = device,
-    Reveals = reveals ?? defaults.Reveals,
-    Task = defaults.Task with
-    {
-        Amplitude = amplitude ?? defaults.Task.Amplitude,
-        EvidencePerExample = evidence ?? defaults.Task.EvidencePerExample,
-    },
-};
 var t = options.Task;
 Console.WriteLine($"sandwiching: {seeds} seed(s); task {t.Features} features, {t.Classes} classes, {t.EvidencePerExample} evidence features per example; " +
                   $"judge sees k = {options.Reveals}; {options.TrainSize} training and {options.TestSize} test examples per seed");

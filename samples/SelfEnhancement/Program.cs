@@ -11,22 +11,27 @@ using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
-var arguments = SampleArguments.ParseOrExit(args, "SelfEnhancement", "--seeds N, --rounds N, --steps N, --temperature T, --loss NAME, --beta B, --lr LR, --judges Self,Peer,Oracle, --out DIR");
-var options = arguments.OrExit(() => new SelfEnhancementOptions
+// Every value is read and the protocol's options validated before any work: a bad one prints one line and exits with 2.
+var arguments = SampleArguments.ParseOrExit(args, "SelfEnhancement", "--seeds N, --rounds N, --steps N, --temperature T, --loss NAME, --beta B, --lr LR, --judges Self,Peer,Oracle, --out DIR")
+    .Bind("StepsPerRound", "steps").Bind("SamplingTemperature", "temperature").Bind("ConformityLoss", "loss").Bind("PreferenceLearningRate", "lr");
+var options = arguments.OrExit(() =>
 {
-    Seeds = Enumerable.Range(0, arguments.Int("seeds", 3)).ToArray(),
-    Rounds = arguments.Int("rounds", 3),
+    var defaults = new SelfEnhancementOptions();
+    var o = defaults with
+    {
+        Seeds = Enumerable.Range(0, arguments.Int("seeds", 3, min: 1, max: 1000)).ToArray(),
+        Rounds = arguments.Int("rounds", 3),
+        StepsPerRound = arguments.Int("steps", defaults.StepsPerRound),
+        SamplingTemperature = arguments.Double("temperature", defaults.SamplingTemperature),
+        ConformityLoss = arguments.Text("loss", defaults.ConformityLoss),
+        Beta = arguments.Double("beta", defaults.Beta),
+        PreferenceLearningRate = arguments.Double("lr", defaults.PreferenceLearningRate),
+        Judges = arguments.Optional("judges")?.Split(',').Select(j => SampleArguments.ParseEnum<FeedbackJudge>("judges", j)).ToArray() ?? defaults.Judges,
+    };
+    o.Validate();
+    return o;
 });
-options = arguments.OrExit(() => options with
-{
-    StepsPerRound = arguments.Int("steps", options.StepsPerRound),
-    SamplingTemperature = arguments.Double("temperature", options.SamplingTemperature),
-    ConformityLoss = arguments.Text("loss", options.ConformityLoss),
-    Beta = arguments.Double("beta", options.Beta),
-    PreferenceLearningRate = arguments.Double("lr", options.PreferenceLearningRate),
-    Judges = arguments.Optional("judges")?.Split(',').Select(j => SampleArguments.ParseEnum<FeedbackJudge>("judges", j)).ToArray() ?? options.Judges,
-});
-var output = arguments.Text("out", Path.Combine("artifacts", "self-enhancement"));
+var output = arguments.OutputDirectoryOrExit("out", Path.Combine("artifacts", "self-enhancement"));
 TorchSharp.torch.set_num_threads(1);
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
 var watch = Stopwatch.StartNew();

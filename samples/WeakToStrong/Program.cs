@@ -14,36 +14,26 @@ using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 using TorchSharp;
 
-int seeds = 3, threads = 1;
-string loss = "xent", output = Path.Combine("artifacts", "weak-to-strong");
-bool ensemble = false;
-for (int i = 0; i < args.Length; i++)
+const string Usage = "--seeds N, --loss xent|logconf|..., --ensemble, --out DIR, --threads N";
+// Every value is read and the protocol's options validated before any work: a bad one prints one line and exits with 2.
+var arguments = SampleArguments.ParseOrExit(args, "WeakToStrong", Usage).Bind("CompetenceLoss", "loss");
+int threads = arguments.OrExit(() => arguments.Int("threads", 1, min: 0));
+bool ensemble = arguments.OrExit(() => arguments.Flag("ensemble"));
+var options = arguments.OrExit(() =>
 {
-    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-    switch (args[i])
+    var o = new WeakToStrongOptions
     {
-        case "--seeds": seeds = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-        case "--loss": loss = Value(); break;
-        case "--ensemble": ensemble = true; break;
-        case "--out": output = Value(); break;
-        case "--threads": threads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-        case "-h" or "--help":
-            Console.WriteLine("usage: WeakToStrong [--seeds N] [--loss xent|logconf|...] [--ensemble] [--out DIR] [--threads N]");
-            return 0;
-        default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");
-            return 2;
-    }
-}
+        Seeds = Enumerable.Range(0, arguments.Int("seeds", 3, min: 1, max: 1000)).ToArray(),
+        CompetenceLoss = arguments.Text("loss", "xent"),
+        Ensemble = ensemble,
+    };
+    o.Validate();
+    return o;
+});
+string output = arguments.OutputDirectoryOrExit("out", Path.Combine("artifacts", "weak-to-strong"));
 if (threads > 0) torch.set_num_threads(threads);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-var options = new WeakToStrongOptions
-{
-    Seeds = Enumerable.Range(0, seeds).ToArray(),
-    CompetenceLoss = loss,
-    Ensemble = ensemble,
-};
 var watch = Stopwatch.StartNew();
 var protocol = new WeakToStrong(options);
 Console.WriteLine($"weak-to-strong on the representation task: seeds {string.Join(",", options.Seeds)}, loss {options.CompetenceLoss}, " +

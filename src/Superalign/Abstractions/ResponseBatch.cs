@@ -17,6 +17,10 @@ namespace Superalign;
 /// <item>Causal LM (<see cref="ForCausalLm"/>): inputs are the token sequence without its last token, targets the
 /// sequence shifted by one, and the mask covers the response tokens only (not the prompt, not padding).</item>
 /// </list>
+/// Targets at masked positions are never read and may hold any value (padding); targets at scored positions must be
+/// ids of the student's vocabulary. PyTorch's and TRL's ignore label −100 is not an "ignore" here: leave a position out
+/// with the mask. The optimizers check every batch against the student before the forward pass
+/// (<see cref="BatchCheck"/>) and reject a bad one with an <see cref="InvalidBatchException"/>.
 /// Batches do not own their tensors: tensors created inside a training step belong to that step's dispose scope.
 /// </remarks>
 public sealed record ResponseBatch
@@ -44,7 +48,7 @@ public sealed record ResponseBatch
     /// <summary>What the student reads: features <c>[B, F]</c> or tokens <c>[B, L]</c>.</summary>
     public Tensor Inputs { get; }
 
-    /// <summary>Response ids <c>[B, T]</c> (int64).</summary>
+    /// <summary>Response ids <c>[B, T]</c> (int64); read only where <see cref="Mask"/> is not 0.</summary>
     public Tensor Targets { get; }
 
     /// <summary>Response positions <c>[B, T]</c> (float32, 1 = scored).</summary>

@@ -52,10 +52,11 @@ internal sealed class StepLosses(IStudent student, ICompetenceObjective? compete
     {
         ArgumentNullException.ThrowIfNull(batch);
         batch = batch.To(student.Device);
-        batch.Validate();
+        long maxTarget = BatchCheck.CheckCompetence(student, batch); // before any native code reads the batch
         var responses = batch.Responses;
         var logits = student.Logits(responses);
         CheckLogits(logits, responses);
+        BatchCheck.TargetsBelow(responses, "competence batch ", maxTarget, logits.shape[2]);
         var soft = batch.SoftTargets is { } s && s.dim() == 2 ? s.unsqueeze(1) : batch.SoftTargets;
         if (competence!.RequiresSoftTargets && soft is null)
             throw new ArgumentException($"The competence objective '{competence.Name}' trains on soft labels, but the batch has no SoftTargets.", nameof(batch));
@@ -74,8 +75,12 @@ internal sealed class StepLosses(IStudent student, ICompetenceObjective? compete
     {
         ArgumentNullException.ThrowIfNull(batch);
         batch = batch.To(student.Device);
-        batch.Validate();
-        var (pc, pr) = LogProbs.Pair(student, batch);
+        var (maxChosen, maxRejected) = BatchCheck.CheckPreference(student, batch); // before any native code reads the batch
+        var (pc, pr) = LogProbs.Pair(student, batch, logits =>
+        {
+            BatchCheck.TargetsBelow(batch.Chosen, "preference batch Chosen.", maxChosen, logits.shape[^1]);
+            BatchCheck.TargetsBelow(batch.Rejected, "preference batch Rejected.", maxRejected, logits.shape[^1]);
+        });
         Tensor? rc = null, rr = null;
         if (batch.HasCachedReference && (reference is null || reference.IsStatic))
         {

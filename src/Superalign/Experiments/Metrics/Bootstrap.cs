@@ -115,6 +115,13 @@ public static class Bootstrap
     /// <see cref="ClassificationAccuracy.Correct"/>). Resamples on which the pair would be excluded (gap not above
     /// <paramref name="minimumGap"/>) are left out and reduce <see cref="BootstrapInterval.Resamples"/>.
     /// </summary>
+    /// <remarks>
+    /// The means are correctly rounded sums divided by the count, so they do not depend on the order of the examples:
+    /// a resample in which the weak model and the ceiling score the same total is an exact tie (gap 0, excluded).
+    /// A running mean would round the two differently and turn such a tie into a gap of a few 1e-16, whose PGR is of
+    /// order 1e13 or more. With 1/0 scores over <c>n</c> examples every included gap is then at least <c>1/n</c>, so
+    /// every PGR, and both ends of the interval, lie in <c>[−n, n]</c>.
+    /// </remarks>
     /// <param name="weak">The weak supervisor's per-example scores.</param>
     /// <param name="student">The student's per-example scores, aligned.</param>
     /// <param name="ceiling">The strong ceiling's per-example scores, aligned.</param>
@@ -131,7 +138,8 @@ public static class Bootstrap
         MetricInputs.SameLength(s, w.Length, nameof(student), nameof(weak));
         MetricInputs.SameLength(c, w.Length, nameof(ceiling), nameof(weak));
         PerformanceGapRecovered.Compute(0, 0, 1, minimumGap); // validates minimumGap, naming it
-        return Run(new[] { w, s, c }, k => PerformanceGapRecovered.Compute(k[0].Mean(), k[1].Mean(), k[2].Mean(), minimumGap).Value, level, resamples, seed);
+        return Run(new[] { w, s, c }, k => PerformanceGapRecovered.Compute(ExactSum.Mean(k[0]), ExactSum.Mean(k[1]), ExactSum.Mean(k[2]), minimumGap).Value,
+            level, resamples, seed);
     }
 
     private static BootstrapInterval Run(double[][] columns, Func<double[][], double> statistic, double level, int resamples, int seed)
