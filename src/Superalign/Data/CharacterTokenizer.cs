@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using Superalign.Checkpoints;
 using static TorchSharp.torch;
 
 namespace Superalign.Data;
@@ -12,9 +14,11 @@ namespace Superalign.Data;
 /// <remarks>
 /// A sequence is <c>BOS prompt response EOS</c>, right-padded with <see cref="Pad"/>; the response mask is 1 on the
 /// response characters and the EOS, so a model learns where to stop. Characters outside the alphabet are an error
-/// (never silently dropped).
+/// (never silently dropped). As a checkpoint part (<see cref="ICheckpointable"/>, e.g. in
+/// <see cref="Optimization.TrainingCheckpoints.Extras"/>) it stores its alphabet: a resumed run checks that its tokenizer
+/// is the one the run was saved with, and <see cref="FromCheckpoint"/> rebuilds it from the file.
 /// </remarks>
-public sealed class CharacterTokenizer
+public sealed class CharacterTokenizer : ICheckpointable
 {
     /// <summary>Padding id (masked out of every loss).</summary>
     public const long Pad = 0;
@@ -60,6 +64,52 @@ public sealed class CharacterTokenizer
 
     /// <summary>The characters, in id order.</summary>
     public string Alphabet { get; }
+
+    /// <summary>Writes the alphabet (as UTF-16 code units: an alphabet of single characters may split surrogate pairs).</summary>
+    public void SaveState(CheckpointWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write("kind", "character");
+        writer.Write("alphabet", MemoryMarshal.AsBytes(Alphabet.AsSpan()));
+    }
+
+    /// <summary>
+    /// A tokenizer cannot change: checks that the checkpoint's tokenizer is this one (same alphabet, so the same ids)
+    /// and applies nothing.
+    /// </summary>
+    /// <exception cref="CheckpointException">The run was saved with another tokenizer.</exception>
+    public Action PrepareRestore(CheckpointReader reader)
+    {
+        string stored = StoredAlphabet(reader);
+        if (stored != Alphabet)
+            throw reader.Invalid("alphabet", $"the run was saved with another character tokenizer ({stored.Length} characters; this one has {Alphabet.Length}): token ids would differ.");
+        return () => { };
+    }
+
+    /// <summary>The tokenizer stored in a checkpoint section (e.g. <c>Checkpoint.Read(path).Section("tokenizer")</c>).</summary>
+    /// <exception cref="CheckpointException">The section holds no character tokenizer, or an invalid alphabet.</exception>
+    public static CharacterTokenizer FromCheckpoint(CheckpointReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        string alphabet = StoredAlphabet(reader);
+        try
+        {
+            return new CharacterTokenizer(alphabet);
+        }
+        catch (ArgumentException e)
+        {
+            throw reader.Invalid("alphabet", e.Message);
+        }
+    }
+
+    private static string StoredAlphabet(CheckpointReader reader)
+    {
+        string kind = reader.ReadString("kind");
+        if (kind != "character") throw reader.Invalid("kind", $"the checkpoint holds a '{kind}' tokenizer, not a character tokenizer.");
+        var bytes = reader.ReadBytes("alphabet");
+        if (bytes.Length % 2 != 0) throw reader.Invalid("alphabet", "an odd number of bytes is not UTF-16.");
+        return new string(MemoryMarshal.Cast<byte, char>(bytes));
+    }
 
     /// <summary>Number of ids: the alphabet plus the three special tokens.</summary>
     public int VocabularySize => Alphabet.Length + Specials;

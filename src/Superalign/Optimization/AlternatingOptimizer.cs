@@ -126,7 +126,10 @@ public sealed class AlternatingOptimizer : IDisposable
     /// gradients as that mode says, before clipping.
     /// </remarks>
     /// <exception cref="InvalidOperationException">The phase needs a source or objective that was not given.</exception>
-    /// <exception cref="NonFiniteLossException">A loss or a gradient norm is NaN or infinite (no update is made).</exception>
+    /// <exception cref="InvalidBatchException">A batch does not fit the student (the message names the field); no update is made.</exception>
+    /// <exception cref="NonFiniteLossException">
+    /// A loss, a gradient norm or the update's result is NaN or infinite (no update is made; buffers are put back).
+    /// </exception>
     public StepReport Step(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -127,3 +127,21 @@ public sealed class StudentCheckpointTests
         Assert.Contains("stores no configuration", e.Message);
     }
 }
+
+public sealed class TokenizerCheckpointTests
+{
+    [Fact]
+    public void A_run_keeps_its_tokenizer_and_refuses_another()
+    {
+        string path = Path.Combine(TempDir(), "tok.ckpt");
+        // Single characters of an emoji are lone surrogates: the alphabet is stored as code units, not as text.
+        var tokenizer = Superalign.Data.CharacterTokenizer.FromTexts(["abc 🙂", "xyz"]);
+        Checkpoint.Save(path, new Dictionary<string, ICheckpointable> { ["tokenizer"] = tokenizer });
+        var reader = Checkpoint.Read(path).Section("tokenizer");
+        Assert.Equal(tokenizer.Alphabet, Superalign.Data.CharacterTokenizer.FromCheckpoint(reader).Alphabet);
+        Checkpoint.Load(path, new Dictionary<string, ICheckpointable> { ["tokenizer"] = new Superalign.Data.CharacterTokenizer(tokenizer.Alphabet) });
+        var other = new Superalign.Data.CharacterTokenizer("abc");
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path, new Dictionary<string, ICheckpointable> { ["tokenizer"] = other }));
+        Assert.Contains("another character tokenizer", e.Message);
+    }
+}
