@@ -35,6 +35,7 @@ public sealed class AlternatingOptimizer : IDisposable
     private readonly StepLosses _losses;
     private readonly ConflictAwareGradients _conflicts;
     private readonly DirectionSearchStep? _search;
+    private readonly Tensor[] _buffers;
     private bool _disposed;
 
     /// <summary>Creates the optimizer; validates the options.</summary>
@@ -70,6 +71,8 @@ public sealed class AlternatingOptimizer : IDisposable
         _reference = reference;
         _logger = logger ?? NullLogger<AlternatingOptimizer>.Instance;
         _losses = new StepLosses(student, competence, conformity, reference);
+        // Looked up once: enumerating a module's buffers on every step costs more than the step's checks.
+        _buffers = BufferSnapshot.Of(student);
         var parameters = student.Parameters();
         if (parameters.Count == 0) throw new ArgumentException("The student has no trainable parameters.", nameof(student));
         CheckScalars(options, parameters);
@@ -135,7 +138,7 @@ public sealed class AlternatingOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
         // A failed step leaves the student's buffers (BatchNorm statistics) as they were, like its parameters.
-        using var buffers = BufferSnapshot.Take(_student);
+        using var buffers = BufferSnapshot.Take(_buffers);
         try
         {
             return StepCore(competenceData, conformityData, cancellationToken);

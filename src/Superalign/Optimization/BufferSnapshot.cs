@@ -14,10 +14,12 @@ internal sealed class BufferSnapshot : IDisposable
 
     private BufferSnapshot((Tensor, Tensor)[] buffers) => _buffers = buffers;
 
-    public static BufferSnapshot? Take(IStudent student)
+    /// <summary>The buffers a snapshot of <paramref name="student"/> copies (none for students that are not <see cref="TorchStudent"/>s).</summary>
+    public static Tensor[] Of(IStudent student) => student is TorchStudent torch ? torch.Module.buffers().ToArray() : [];
+
+    /// <summary>Copies of <paramref name="live"/> (the result of <see cref="Of"/>), or null when there are none.</summary>
+    public static BufferSnapshot? Take(Tensor[] live)
     {
-        if (student is not TorchStudent torch) return null;
-        var live = torch.Module.buffers().ToArray();
         if (live.Length == 0) return null;
         using var _ = no_grad();
         return new BufferSnapshot(live.Select(b => (b, b.clone().DetachFromDisposeScope())).ToArray());

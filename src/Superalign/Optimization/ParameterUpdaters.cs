@@ -6,6 +6,115 @@ using static TorchSharp.torch;
 
 namespace Superalign.Optimization;
 
+/// <summary>Whether tensors hold only finite values, in one pass each and one read-back.</summary>
+internal static class Finite
+{
+    /// <summary>
+    /// True when no element is NaN or infinite: the minimum and maximum of each tensor (which NaN propagates to) are
+    /// finite. One reduction per tensor without an element-sized temporary; <c>isfinite</c> would make three.
+    /// </summary>
+    public static bool All(params Tensor[] tensors)
+    {
+        using var scope = NewDisposeScope();
+        var bounds = new List<Tensor>(2 * tensors.Length);
+        foreach (var t in tensors)
+        {
+            if (t.numel() == 0) continue;
+            var (min, max) = t.aminmax();
+            bounds.Add(min.reshape(1).to_type(ScalarType.Float64));
+            bounds.Add(max.reshape(1).to_type(ScalarType.Float64));
+        }
+        return bounds.Count == 0 || cat(bounds).isfinite().all().item<bool>();
+    }
+}
+
+/// <summary>
+/// Decides from a few maxima whether an AdamW update certainly stays finite, so that it can be applied in place
+/// without keeping copies to undo it (what most updates are). The bounds: with G ≥ max|g| (the gradient norm before
+/// clipping, or measured), the new moments satisfy max|m'| ≤ β₁M + (1 − β₁)G and max v' ≤ β₂V + (1 − β₂)G², where M
+/// and V bound the current moments (tracked through these recursions, and measured again when the moments were
+/// replaced and every 1,000 updates, so float rounding cannot accumulate); AdamW's denominator is at least ε, so a
+/// parameter moves by at most lr/(1 − β₁ᵗ)·max|m'|/ε. When these, and max|p|·(1 + lr·wd) plus that move, stay below a
+/// quarter of the dtype's largest value, nothing can overflow; otherwise the caller takes the path that copies and
+/// checks.
+/// </summary>
+internal sealed class UpdateBound
+{
+    private const int RefreshEvery = 1000;
+    private readonly AdamWSettings _settings;
+    private readonly double _limit;
+    private double _m, _v, _nextM, _nextV;
+    private int _sinceRefresh;
+
+    public UpdateBound(AdamWSettings settings, ScalarType dtype)
+    {
+        _settings = settings;
+        _limit = 0.25 * dtype switch
+        {
+            ScalarType.Float16 => 65504.0,
+            ScalarType.BFloat16 => 3.3895313892515355e38,
+            ScalarType.Float64 => double.MaxValue,
+            _ => 3.4028234663852886e38,
+        };
+    }
+
+    /// <summary>An upper bound of max|g| from the last clipping, or NaN when the gradients may have changed since.</summary>
+    public double Gradient { get; set; } = double.NaN;
+
+    /// <summary>The moments were replaced (a restore): measure them before the next update.</summary>
+    public void Forget() => _m = _v = double.NaN;
+
+    /// <summary>Whether the next update certainly stays finite.</summary>
+    /// <param name="lr">The update's learning rate.</param>
+    /// <param name="bias1">Its first-moment bias correction 1 − β₁ᵗ (or a lower bound of it).</param>
+    /// <param name="maxAbsParameter">Measures max|p|.</param>
+    /// <param name="maxAbsGradient">Measures max|g| (used when <see cref="Gradient"/> is unknown).</param>
+    /// <param name="moments">Measures max|m| and max v.</param>
+    public bool Safe(double lr, double bias1, Func<double> maxAbsParameter, Func<double> maxAbsGradient, Func<(double M, double V)> moments)
+    {
+        if (double.IsNaN(_m) || double.IsNaN(_v) || _sinceRefresh >= RefreshEvery)
+        {
+            (_m, _v) = moments();
+            _sinceRefresh = 0;
+        }
+        var (b1, b2, eps, wd) = (_settings.Beta1, _settings.Beta2, _settings.Epsilon, _settings.WeightDecay);
+        double g = double.IsNaN(Gradient) ? maxAbsGradient() : Gradient;
+        _nextM = b1 * _m + (1 - b1) * g;
+        _nextV = b2 * _v + (1 - b2) * g * g;
+        double ratio = _nextM / eps;
+        double decayed = maxAbsParameter() * (1 + lr * wd);
+        // NaN fails every comparison: an unknown or non-finite quantity is never "safe".
+        return _nextV < _limit && ratio < _limit && decayed < _limit && decayed + lr / bias1 * ratio < _limit;
+    }
+
+    /// <summary>The update <see cref="Safe"/> was asked about was applied: its moment bounds hold now.</summary>
+    public void Committed()
+    {
+        (_m, _v) = (_nextM, _nextV);
+        _sinceRefresh++;
+        if (!(double.IsFinite(_m) && double.IsFinite(_v))) Forget();
+    }
+
+    /// <summary>max|t| in one pass and one read-back (NaN when t holds a NaN); 0 for an empty tensor.</summary>
+    public static double MaxAbs(params Tensor[] tensors)
+    {
+        using var scope = NewDisposeScope();
+        var bounds = new List<Tensor>(2 * tensors.Length);
+        foreach (var t in tensors)
+        {
+            if (t.numel() == 0) continue;
+            var (min, max) = t.aminmax();
+            bounds.Add(min.reshape(1).to_type(ScalarType.Float64));
+            bounds.Add(max.reshape(1).to_type(ScalarType.Float64));
+        }
+        if (bounds.Count == 0) return 0;
+        var values = cat(bounds).cpu().data<double>().ToArray();
+        double result = 0;
+        foreach (double x in values) result = Math.Max(result, Math.Abs(x));
+        return result;
+    }
+}
+
 /// <summary>AdamW hyper-parameters shared by the two update implementations.</summary>
 internal readonly record struct AdamWSettings(double Beta1, double Beta2, double Epsilon, double WeightDecay);
 
@@ -45,14 +154,15 @@ internal interface IParameterUpdater : IDisposable, ICheckpointable
 internal sealed class FlatAdamW : IParameterUpdater
 {
     private readonly AdamWSettings _settings;
-    private readonly Tensor _params, _grads;
-    private Tensor _m, _v;
+    private readonly Tensor _params, _grads, _m, _v;
+    private readonly UpdateBound _bound;
     private long _t;
 
     public FlatAdamW(IReadOnlyList<Parameter> parameters, AdamWSettings settings)
     {
         if (!CanFlatten(parameters, out string? why)) throw new ArgumentException(why, nameof(parameters));
         _settings = settings;
+        _bound = new UpdateBound(settings, parameters[0].dtype);
         var home = FlatHome.Of(parameters);
         _params = home.Params;
         _grads = home.Grads;
@@ -83,6 +193,8 @@ internal sealed class FlatAdamW : IParameterUpdater
     public void ZeroGrad()
     {
         _grads.zero_();
+        // Backward passes will fill them: unknown until clipped or measured.
+        _bound.Gradient = double.NaN;
     }
 
     public double ClipGradients(double maxNorm)
@@ -93,6 +205,8 @@ internal sealed class FlatAdamW : IParameterUpdater
             using var _ = no_grad();
             _grads.mul_(maxNorm / (norm + 1e-6));
         }
+        // Every |g| is at most the norm, before clipping as after.
+        _bound.Gradient = norm;
         return norm;
     }
 
@@ -100,28 +214,74 @@ internal sealed class FlatAdamW : IParameterUpdater
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        // The update is computed beside the state, checked, then committed: a NaN or infinity changes nothing. The
-        // operations and their order are those of the in-place update, so the results are bitwise the same.
         long t = _t + 1;
-        var (b1, b2, eps, wd) = (_settings.Beta1, _settings.Beta2, _settings.Epsilon, _settings.WeightDecay);
-        var parameters = wd != 0 ? _params.mul(1 - lr * wd) : _params.clone();
-        var m = _m.mul(b1).add_(_grads, alpha: 1 - b1);
-        var v = _v.mul(b2).addcmul_(_grads, _grads, value: 1 - b2);
-        double bias1 = 1 - Math.Pow(b1, t);
-        double bias2 = 1 - Math.Pow(b2, t);
-        var denom = v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
-        parameters.addcdiv_(m, denom, value: -lr / bias1);
-        if (!(parameters.isfinite().all().item<bool>() && v.isfinite().all().item<bool>())) return false;
-        _params.copy_(parameters);
-        _m.Dispose();
-        _v.Dispose();
-        _m = m.DetachFromDisposeScope();
-        _v = v.DetachFromDisposeScope();
-        _t = t;
-        return true;
+        double bias1 = 1 - Math.Pow(_settings.Beta1, t);
+        // Gradients reach the buffer through backward passes the bound does not see: measured unless clipping told it.
+        if (_bound.Safe(lr, bias1, () => UpdateBound.MaxAbs(_params), () => UpdateBound.MaxAbs(_grads), () => (UpdateBound.MaxAbs(_m), UpdateBound.MaxAbs(_v))))
+        {
+            Apply(lr, t);
+            _bound.Committed();
+            return true;
+        }
+        // The bound cannot rule out an overflow: copy the state into buffers kept for the purpose, apply, check, and
+        // put the copies back if a parameter or a second moment came out NaN or infinite.
+        CheckedUpdates++;
+        _backup ??= Backup.Create(_params);
+        _backup.Params.copy_(_params);
+        _backup.M.copy_(_m);
+        _backup.V.copy_(_v);
+        Apply(lr, t);
+        if (Finite.All(_params, _v))
+        {
+            _bound.Committed();
+            return true;
+        }
+        _params.copy_(_backup.Params);
+        _m.copy_(_backup.M);
+        _v.copy_(_backup.V);
+        _t = t - 1;
+        return false;
     }
 
-    public IReadOnlyList<Tensor?> Gradients() => new[] { _grads };
+    /// <summary>Updates that took the copy-and-check path (the bound could not rule out an overflow).</summary>
+    internal int CheckedUpdates { get; private set; }
+
+    /// <summary>torch.optim.AdamW's update, in place.</summary>
+    private void Apply(double lr, long t)
+    {
+        var (b1, b2, eps, wd) = (_settings.Beta1, _settings.Beta2, _settings.Epsilon, _settings.WeightDecay);
+        if (wd != 0) _params.mul_(1 - lr * wd);
+        _m.mul_(b1).add_(_grads, alpha: 1 - b1);
+        _v.mul_(b2).addcmul_(_grads, _grads, value: 1 - b2);
+        double bias1 = 1 - Math.Pow(b1, t);
+        double bias2 = 1 - Math.Pow(b2, t);
+        var denom = _v.sqrt().div_(Math.Sqrt(bias2)).add_(eps);
+        _params.addcdiv_(_m, denom, value: -lr / bias1);
+        _t = t;
+    }
+
+    /// <summary>Buffers the state is copied into before an update, to be put back if the update is not finite.</summary>
+    private sealed record Backup(Tensor Params, Tensor M, Tensor V)
+    {
+        public static Backup Create(Tensor like) => new(
+            empty_like(like).DetachFromDisposeScope(), empty_like(like).DetachFromDisposeScope(), empty_like(like).DetachFromDisposeScope());
+
+        public void Dispose()
+        {
+            Params.Dispose();
+            M.Dispose();
+            V.Dispose();
+        }
+    }
+
+    private Backup? _backup;
+
+    public IReadOnlyList<Tensor?> Gradients()
+    {
+        // The caller may write them: the clipping that follows tells the bound again.
+        _bound.Gradient = double.NaN;
+        return new[] { _grads };
+    }
 
     /// <summary>
     /// A copy of the parameters, moments and step count, in the current dispose scope, for <see cref="Restore"/>: a
@@ -141,6 +301,7 @@ internal sealed class FlatAdamW : IParameterUpdater
         _m.copy_(state.M);
         _v.copy_(state.V);
         _t = state.T;
+        _bound.Forget();
     }
 
     public void SaveState(CheckpointWriter writer)
@@ -165,6 +326,7 @@ internal sealed class FlatAdamW : IParameterUpdater
             _m.copy_(m);
             _v.copy_(v);
             _t = t;
+            _bound.Forget();
             m.Dispose();
             v.Dispose();
         };
@@ -175,6 +337,7 @@ internal sealed class FlatAdamW : IParameterUpdater
         // The parameters still view the buffer; only the optimizer's own state is released.
         _m.Dispose();
         _v.Dispose();
+        _backup?.Dispose();
     }
 }
 
@@ -268,15 +431,26 @@ internal sealed class TorchAdamW : IParameterUpdater
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly optim.Optimizer _adam;
     private readonly AdamW _adamW;
+    private readonly AdamWSettings _settings;
+    private readonly UpdateBound _bound;
 
     public TorchAdamW(IReadOnlyList<Parameter> parameters, double lr, AdamWSettings s)
     {
         _parameters = parameters;
+        _settings = s;
         _adamW = optim.AdamW(parameters, lr, s.Beta1, s.Beta2, s.Epsilon, s.WeightDecay);
         _adam = _adamW;
+        // The narrowest dtype among the parameters sets the limit.
+        var order = new[] { ScalarType.Float16, ScalarType.BFloat16, ScalarType.Float32, ScalarType.Float64 };
+        var dtypes = parameters.Select(p => p.dtype).ToHashSet();
+        _bound = new UpdateBound(s, order.FirstOrDefault(dtypes.Contains, ScalarType.Float32));
     }
 
-    public void ZeroGrad() => _adam.zero_grad();
+    public void ZeroGrad()
+    {
+        _adam.zero_grad();
+        _bound.Gradient = double.NaN;
+    }
 
     public double ClipGradients(double maxNorm)
     {
@@ -289,6 +463,7 @@ internal sealed class TorchAdamW : IParameterUpdater
             using var _ = no_grad();
             foreach (var g in grads) g.mul_(maxNorm / (total + 1e-6));
         }
+        _bound.Gradient = total;
         return total;
     }
 
@@ -297,22 +472,38 @@ internal sealed class TorchAdamW : IParameterUpdater
         foreach (var group in _adamW.ParamGroups) group.LearningRate = lr;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        // TorchSharp's AdamW updates in place: keep copies of what it changes (parameters, moments, step counts) to put
-        // back if the result is not finite.
-        var before = _parameters.Select(p => p.clone()).ToList();
-        var states = _adamW.state_dict().State.OfType<AdamW.State>().ToList();
-        var saved = states.Select(st => (st.step, ExpAvg: st.exp_avg?.clone(), ExpAvgSq: st.exp_avg_sq?.clone())).ToList();
-        _adam.step();
-        var finite = _parameters.Select(p => p.isfinite().all())
-            .Concat(states.Where(st => st.exp_avg_sq is not null).Select(st => st.exp_avg_sq.isfinite().all())).ToArray();
-        if (stack(finite).all().item<bool>()) return true;
-        for (int i = 0; i < _parameters.Count; i++) _parameters[i].copy_(before[i]);
-        for (int i = 0; i < states.Count; i++)
+        // The per-parameter states persist across steps: looked up again only until there is one per parameter.
+        if (_states is null || _states.Count != _parameters.Count) _states = _adamW.state_dict().State.OfType<AdamW.State>().ToList();
+        var states = _states;
+        var grads = _parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        // Its step counts may differ per parameter: 1 − β₁ is the smallest bias correction of any of them.
+        if (_bound.Safe(lr, 1 - _settings.Beta1, () => UpdateBound.MaxAbs([.. _parameters]), () => UpdateBound.MaxAbs(grads),
+                () => (UpdateBound.MaxAbs(states.Select(st => st.exp_avg).OfType<Tensor>().ToArray()), UpdateBound.MaxAbs(states.Select(st => st.exp_avg_sq).OfType<Tensor>().ToArray()))))
         {
-            states[i].step = saved[i].step;
-            Restore(states[i].exp_avg, saved[i].ExpAvg);
-            Restore(states[i].exp_avg_sq, saved[i].ExpAvgSq);
+            _adam.step();
+            _bound.Committed();
+            return true;
         }
+        // TorchSharp's AdamW updates in place: copy what it changes (parameters, moments, step counts) into buffers kept
+        // for the purpose, to put back if the result is not finite.
+        if (_backups is null || _backups.Length != _parameters.Count + 2 * states.Count)
+        {
+            foreach (var b in _backups ?? []) b?.Dispose();
+            _backups = _parameters.Select(p => (Tensor?)empty_like(p).DetachFromDisposeScope())
+                .Concat(states.SelectMany(st => new[] { st.exp_avg, st.exp_avg_sq }).Select(x => x is null ? null : empty_like(x).DetachFromDisposeScope()))
+                .ToArray();
+        }
+        var live = _parameters.Select(p => (Tensor?)p).Concat(states.SelectMany(st => new[] { st.exp_avg, st.exp_avg_sq })).ToArray();
+        for (int i = 0; i < live.Length; i++) if (live[i] is { } x && _backups[i] is { } b) b.copy_(x);
+        var steps = states.Select(st => st.step).ToArray();
+        _adam.step();
+        if (Finite.All(_parameters.Concat(states.Select(st => st.exp_avg_sq).OfType<Tensor>()).ToArray()))
+        {
+            _bound.Committed();
+            return true;
+        }
+        for (int i = 0; i < live.Length; i++) Restore(live[i], _backups[i]);
+        for (int i = 0; i < states.Count; i++) states[i].step = steps[i];
         return false;
 
         static void Restore(Tensor? live, Tensor? copy)
@@ -323,7 +514,11 @@ internal sealed class TorchAdamW : IParameterUpdater
         }
     }
 
-    public IReadOnlyList<Tensor?> Gradients() => _parameters.Select(p => p.grad).ToArray();
+    public IReadOnlyList<Tensor?> Gradients()
+    {
+        _bound.Gradient = double.NaN;
+        return _parameters.Select(p => p.grad).ToArray();
+    }
 
     public void SaveState(CheckpointWriter writer)
     {
@@ -358,8 +553,17 @@ internal sealed class TorchAdamW : IParameterUpdater
         {
             using var r = new BinaryReader(new MemoryStream(state));
             _adamW.load_state_dict(r);
+            _states = null;
+            _bound.Forget();
         };
     }
 
-    public void Dispose() => _adam.Dispose();
+    private Tensor?[]? _backups;
+    private List<AdamW.State>? _states;
+
+    public void Dispose()
+    {
+        _adam.Dispose();
+        foreach (var b in _backups ?? []) b?.Dispose();
+    }
 }

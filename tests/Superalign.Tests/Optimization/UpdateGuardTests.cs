@@ -57,6 +57,32 @@ public sealed class UpdateGuardTests
         Checkpoints.CheckpointTestSupport.AssertSameState(Path.Combine(dir, "fresh.ckpt"), Path.Combine(dir, "after-refusal.ckpt"));
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void Finite_all_finds_every_NaN_and_infinity_wherever_it_is(ScalarType dtype)
+    {
+        var rng = new Random(3);
+        foreach (double bad in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+        {
+            for (int trial = 0; trial < 20; trial++)
+            {
+                using var scope = NewDisposeScope();
+                var t = randn(257).to_type(dtype);
+                var other = randn(3, 5).to_type(dtype);
+                Assert.True(Finite.All(t, other));
+                int at = rng.Next(257);
+                t[at] = tensor(bad).to_type(dtype);
+                Assert.False(Finite.All(other, t), $"{bad} at {at} of a {dtype} tensor was not seen.");
+            }
+        }
+        // Large finite float64 values are finite (no narrowing on the way).
+        Assert.True(Finite.All(tensor(new[] { 1e300, -1e300 })));
+        Assert.True(Finite.All(zeros(0)));
+    }
+
     [Fact]
     public void A_learning_rate_beyond_the_parameter_dtype_is_refused_with_the_option_named()
     {
@@ -67,6 +93,69 @@ public sealed class UpdateGuardTests
         var decay = Assert.Throws<ArgumentOutOfRangeException>(() =>
             new AlternatingOptimizer(student, new TestCrossEntropy(), null, new AlternatingOptimizerOptions { LearningRate = 1e20, WeightDecay = 1e20 }));
         Assert.Contains("WeightDecay", decay.Message);
+    }
+
+    [Fact]
+    public void The_bound_is_sound_whenever_it_lets_an_update_through_unchecked()
+    {
+        // Random states over the whole float32 range; whenever UpdateBound says "safe", the update applied in place
+        // (torch.optim.AdamW's arithmetic) must leave every parameter and second moment finite.
+        var rng = new Random(11);
+        int safe = 0, unsafeCases = 0;
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            using var scope = NewDisposeScope();
+            double Scale() => Math.Pow(10, rng.Next(-6, 39));
+            var g = new Generator((ulong)trial);
+            var p = randn([64], generator: g).mul_(Scale()).nan_to_num_();
+            var m = randn([64], generator: g).mul_(Scale()).nan_to_num_();
+            var v = randn([64], generator: g).abs_().mul_(Scale()).nan_to_num_();
+            var grad = randn([64], generator: g).mul_(Scale()).nan_to_num_();
+            var settings = new AdamWSettings(rng.NextDouble() * 0.99, 0.9 + rng.NextDouble() * 0.0999, Math.Pow(10, -rng.Next(1, 38)), rng.Next(3) == 0 ? Math.Pow(10, rng.Next(-4, 3)) : 0);
+            double lr = Math.Pow(10, rng.Next(-6, 4));
+            long t = rng.Next(1, 50);
+            double bias1 = 1 - Math.Pow(settings.Beta1, t);
+            var bound = new UpdateBound(settings, ScalarType.Float32);
+            bound.Forget();
+            if (!bound.Safe(lr, bias1, () => UpdateBound.MaxAbs(p), () => UpdateBound.MaxAbs(grad), () => (UpdateBound.MaxAbs(m), UpdateBound.MaxAbs(v))))
+            {
+                unsafeCases++;
+                continue;
+            }
+            safe++;
+            var (b1, b2, eps, wd) = (settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay);
+            if (wd != 0) p.mul_(1 - lr * wd);
+            m.mul_(b1).add_(grad, alpha: 1 - b1);
+            v.mul_(b2).addcmul_(grad, grad, value: 1 - b2);
+            var denom = v.sqrt().div_(Math.Sqrt(1 - Math.Pow(b2, t))).add_(eps);
+            p.addcdiv_(m, denom, value: -lr / bias1);
+            Assert.True(p.isfinite().all().item<bool>() && v.isfinite().all().item<bool>(), $"trial {trial}: the bound let through an update that overflowed.");
+        }
+        // Both outcomes occur, so the property was exercised on both sides.
+        Assert.True(safe > 300 && unsafeCases > 300, $"safe {safe}, unsafe {unsafeCases}");
+    }
+
+    [Fact]
+    public void Ordinary_training_never_needs_the_copies_and_an_overflow_does()
+    {
+        using var student = new LinearTestStudent(4, 3, seed: 1);
+        var parameters = student.Parameters();
+        using var flat = new FlatAdamW(parameters, new AdamWSettings(0.9, 0.999, 1e-8, 0.01));
+        var data = Data();
+        for (int i = 0; i < 50; i++)
+        {
+            using var scope = NewDisposeScope();
+            flat.ZeroGrad();
+            var batch = data.Next().Responses;
+            nn.functional.cross_entropy(student.Logits(batch).squeeze(1), batch.Targets.squeeze(1)).backward();
+            flat.ClipGradients(1.0);
+            Assert.True(flat.Step(1e-2));
+        }
+        Assert.Equal(0, flat.CheckedUpdates);
+        using (no_grad()) foreach (var p in parameters) p.fill_(1e38f); // above a quarter of float32's range: the bound cannot vouch for it
+        flat.ClipGradients(0);
+        Assert.True(flat.Step(1e-2));
+        Assert.Equal(1, flat.CheckedUpdates);
     }
 
     [Fact]
