@@ -95,7 +95,7 @@ internal sealed class UpdateBound
         if (!(double.IsFinite(_m) && double.IsFinite(_v))) Forget();
     }
 
-    /// <summary>max|t| in one pass and one read-back (NaN when t holds a NaN); 0 for an empty tensor.</summary>
+    /// <summary>max|t| over <paramref name="tensors"/>: one pass each and one read-back (NaN when one holds a NaN; 0 when all are empty).</summary>
     public static double MaxAbs(params Tensor[] tensors)
     {
         using var scope = NewDisposeScope();
@@ -104,11 +104,14 @@ internal sealed class UpdateBound
         {
             if (t.numel() == 0) continue;
             var (min, max) = t.aminmax();
-            bounds.Add(min.reshape(1).to_type(ScalarType.Float64));
-            bounds.Add(max.reshape(1).to_type(ScalarType.Float64));
+            bounds.Add(min);
+            bounds.Add(max);
         }
         if (bounds.Count == 0) return 0;
-        var values = cat(bounds).cpu().data<double>().ToArray();
+        // Float64 holds every value of the narrower floating dtypes exactly.
+        var dtype = bounds[0].dtype;
+        var all = bounds.All(b => b.dtype == dtype) ? stack(bounds) : stack(bounds.Select(b => b.to_type(ScalarType.Float64)).ToArray());
+        var values = all.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         double result = 0;
         foreach (double x in values) result = Math.Max(result, Math.Abs(x));
         return result;
