@@ -59,6 +59,26 @@ public sealed class TrainingScenario : IDisposable
             ? Optimizer.Train(Competence, Conformity, progress)
             : Optimizer.Train(Competence, Conformity, checkpoints, progress);
 
+    /// <summary>Runs updates until <paramref name="steps"/> are done (at most <see cref="TotalSteps"/>).</summary>
+    public void StepTo(long steps)
+    {
+        while (Optimizer.StepsDone < Math.Min(steps, TotalSteps)) Optimizer.Step(Competence, Conformity);
+    }
+
+    /// <summary>Writes the whole run state to <paramref name="path"/>.</summary>
+    public void Save(string path) => Optimizer.SaveCheckpoint(path, Competence, Conformity);
+
+    /// <summary>Restores the run state written by <see cref="Save"/>.</summary>
+    public void Load(string path) => Optimizer.LoadCheckpoint(path, Competence, Conformity);
+
+    /// <summary>A checkpoint of scenario <paramref name="name"/> after <paramref name="steps"/> updates, written to <paramref name="path"/>.</summary>
+    public static void SaveAfter(string name, long steps, string path)
+    {
+        using var scenario = Create(name);
+        scenario.StepTo(steps);
+        scenario.Save(path);
+    }
+
     /// <summary>The whole run state as checkpoint bytes: equal bytes mean an equal run state, bit for bit.</summary>
     public byte[] StateBytes(string scratchPath)
     {

@@ -84,16 +84,12 @@ public sealed class CheckpointFuzzTests
     {
         string dir = TempDir();
         string good = Path.Combine(dir, "good.ckpt");
-        using (var saved = TrainingScenario.Create("trdpo"))
-        {
-            for (int i = 0; i < 3; i++) saved.Optimizer.Step(saved.Competence, saved.Conformity);
-            saved.Optimizer.SaveCheckpoint(good, saved.Competence, saved.Conformity);
-        }
+        TrainingScenario.SaveAfter("trdpo", 3, good);
         var original = File.ReadAllBytes(good);
         using var target = TrainingScenario.Create("trdpo");
         target.Optimizer.Step(target.Competence, target.Conformity);
         string before = Path.Combine(dir, "before.ckpt");
-        target.Optimizer.SaveCheckpoint(before, target.Competence, target.Conformity);
+        target.Save(before);
         var expected = File.ReadAllBytes(before);
         string bad = Path.Combine(dir, "mutated.ckpt");
         string now = Path.Combine(dir, "now.ckpt");
@@ -102,8 +98,8 @@ public sealed class CheckpointFuzzTests
             var bytes = Apply(original, mutations);
             if (bytes.AsSpan().SequenceEqual(original)) return true;
             File.WriteAllBytes(bad, bytes);
-            var e = Record.Exception(() => target.Optimizer.LoadCheckpoint(bad, target.Competence, target.Conformity));
-            target.Optimizer.SaveCheckpoint(now, target.Competence, target.Conformity);
+            var e = Record.Exception(() => target.Load(bad));
+            target.Save(now);
             return e is CheckpointException && File.ReadAllBytes(now).AsSpan().SequenceEqual(expected);
         }));
     }

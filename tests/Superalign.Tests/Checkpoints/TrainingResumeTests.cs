@@ -25,30 +25,26 @@ public sealed class TrainingResumeTests
     {
         string dir = TempDir();
         string expected = Path.Combine(dir, "uninterrupted.ckpt");
-        using (var whole = TrainingScenario.Create(name))
-        {
-            whole.Train();
-            whole.Optimizer.SaveCheckpoint(expected, whole.Competence, whole.Conformity);
-        }
+        TrainingScenario.SaveAfter(name, long.MaxValue, expected);
 
         foreach (long stop in new long[] { 1, 7, 13 })
         {
             string middle = Path.Combine(dir, $"after-{stop}.ckpt");
             using (var first = TrainingScenario.Create(name))
             {
-                while (first.Optimizer.StepsDone < stop) first.Optimizer.Step(first.Competence, first.Conformity);
-                first.Optimizer.SaveCheckpoint(middle, first.Competence, first.Conformity);
+                first.StepTo(stop);
+                first.Save(middle);
                 // Whatever happens to the objects afterwards does not matter: the file holds the run.
                 first.Optimizer.Step(first.Competence, first.Conformity);
             }
             string actual = Path.Combine(dir, $"resumed-{stop}.ckpt");
             using (var second = TrainingScenario.Create(name))
             {
-                second.Optimizer.LoadCheckpoint(middle, second.Competence, second.Conformity);
+                second.Load(middle);
                 Assert.Equal(stop, second.Optimizer.StepsDone);
                 var reports = second.Train();
                 Assert.Equal(second.TotalSteps - stop, reports.Count);
-                second.Optimizer.SaveCheckpoint(actual, second.Competence, second.Conformity);
+                second.Save(actual);
             }
             AssertSameState(expected, actual, IsTiming);
         }
@@ -60,11 +56,7 @@ public sealed class TrainingResumeTests
         string dir = TempDir();
         string ckpts = Path.Combine(dir, "run");
         string expected = Path.Combine(dir, "expected.ckpt");
-        using (var whole = TrainingScenario.Create("plain"))
-        {
-            whole.Train();
-            whole.Optimizer.SaveCheckpoint(expected, whole.Competence, whole.Conformity);
-        }
+        TrainingScenario.SaveAfter("plain", long.MaxValue, expected);
         var settings = new TrainingCheckpoints(ckpts) { Every = 6, KeepLast = 2 };
         using (var first = TrainingScenario.Create("plain"))
         {
@@ -84,7 +76,7 @@ public sealed class TrainingResumeTests
             var reports = second.Train(settings);
             Assert.Equal(4, reports.Count);
             Assert.Equal(36, reports[0].Step);
-            second.Optimizer.SaveCheckpoint(actual, second.Competence, second.Conformity);
+            second.Save(actual);
         }
         AssertSameState(expected, actual, IsTiming);
         Assert.All(Directory.GetFiles(ckpts), f => Assert.DoesNotContain(".tmp", f));
@@ -117,11 +109,7 @@ public sealed class TrainingResumeTests
     {
         string dir = TempDir();
         string path = Path.Combine(dir, "plain.ckpt");
-        using (var saved = TrainingScenario.Create("plain"))
-        {
-            for (int i = 0; i < 5; i++) saved.Optimizer.Step(saved.Competence, saved.Conformity);
-            saved.Optimizer.SaveCheckpoint(path, saved.Competence, saved.Conformity);
-        }
+        TrainingScenario.SaveAfter("plain", 5, path);
         // Same student and optimizer, but the competence source draws batches of another size: its check fails last,
         // after the student's, the moments' and the step count's checks passed; none of them may be applied.
         using var target = TrainingScenario.Create("plain");
