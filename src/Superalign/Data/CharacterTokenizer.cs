@@ -309,6 +309,100 @@ public sealed class CharacterTokenizer : ICheckpointable
         return PreferenceDataset.ForCausalLm(chosen, chosenMask, rejected, rejectedMask);
     }
 
+    /// <summary>
+    /// Endless SFT batches of <paramref name="examples"/>, encoded when drawn and padded to the longest sequence of each
+    /// batch, not of the whole set: memory holds the texts, not every row at the longest length (a few long examples
+    /// no longer widen every batch). Every example is checked here (alphabet, <see cref="EncodingLimits.MaxLength"/>,
+    /// a full batch of the longest within <see cref="EncodingLimits.MaxElements"/>); reshuffled every epoch with
+    /// <paramref name="seed"/>; checkpointable.
+    /// </summary>
+    /// <param name="examples">The (prompt, response) pairs.</param>
+    /// <param name="batchSize">Examples per batch (the last batch of an epoch may be smaller).</param>
+    /// <param name="seed">Seed of the shuffles.</param>
+    /// <param name="shuffle">Reshuffle every epoch (default) or keep the order.</param>
+    /// <param name="device">Where the batches go (default CPU).</param>
+    /// <param name="limits">Bounds on a sequence's length and a batch's element count (default <see cref="EncodingLimits.Default"/>).</param>
+    /// <exception cref="ArgumentException">An example holds a character outside the alphabet or is too long (the message names it).</exception>
+    public IBatchSource<SupervisedBatch> SupervisedBatches(IReadOnlyList<(string Prompt, string Response)> examples, int batchSize,
+        int seed = 0, bool shuffle = true, Device? device = null, EncodingLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        if (examples.Count == 0) throw new ArgumentException("examples is empty.", nameof(examples));
+        limits ??= EncodingLimits.Default;
+        limits.Validate();
+        var rows = examples.ToArray();
+        long longest = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            try
+            {
+                Encode(rows[i].Prompt);
+                Encode(rows[i].Response);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"examples[{i}]: {e.Message}", nameof(examples), e);
+            }
+            long needed = Needed(rows[i].Prompt.Length, rows[i].Response.Length);
+            if (needed > limits.MaxLength)
+                throw new ArgumentException($"examples[{i}] needs {needed:N0} tokens (BOS + prompt + response + EOS), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(examples));
+            longest = Math.Max(longest, needed);
+        }
+        CheckElements(Math.Min(batchSize, rows.Length), longest, limits, nameof(batchSize));
+        var sampler = new EpochSampler(rows.Length, batchSize, shuffle, dropLast: false, seed);
+        var kept = limits;
+        return BatchSource.Sampled(sampler, indices =>
+        {
+            var (tokens, mask) = EncodeExamples(indices.Select(i => rows[i]).ToList(), null, device, kept);
+            return new SupervisedBatch(ResponseBatch.ForCausalLm(tokens, mask));
+        });
+    }
+
+    /// <summary>
+    /// Endless preference batches of <paramref name="records"/>, encoded when drawn: chosen and rejected padded to the
+    /// longest sequence of each batch (see <see cref="SupervisedBatches"/>). The batches carry no cached reference
+    /// log-probs: give the optimizer a reference policy (e.g. <see cref="Reference.FrozenReferencePolicy"/>).
+    /// </summary>
+    /// <param name="records">The records.</param>
+    /// <param name="batchSize">Pairs per batch.</param>
+    /// <param name="seed">Seed of the shuffles.</param>
+    /// <param name="shuffle">Reshuffle every epoch (default) or keep the order.</param>
+    /// <param name="device">Where the batches go (default CPU).</param>
+    /// <param name="limits">Bounds on a sequence's length and a batch's element count (default <see cref="EncodingLimits.Default"/>).</param>
+    /// <exception cref="ArgumentException">A record holds a character outside the alphabet or is too long (the message names its file and line).</exception>
+    public IBatchSource<PreferenceBatch> PreferenceBatches(IReadOnlyList<PreferenceRecord> records, int batchSize,
+        int seed = 0, bool shuffle = true, Device? device = null, EncodingLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0) throw new ArgumentException("records is empty.", nameof(records));
+        limits ??= EncodingLimits.Default;
+        limits.Validate();
+        var rows = records.ToArray();
+        long longest = 0;
+        foreach (var record in rows)
+        {
+            foreach (var (field, text) in new[] { ("prompt", record.Prompt), ("chosen", record.Chosen), ("rejected", record.Rejected) })
+            {
+                try
+                {
+                    Encode(text);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ArgumentException($"{record.Location}: field '{field}': {e.Message}", nameof(records), e);
+                }
+            }
+            long needed = Needed(record);
+            if (needed > limits.MaxLength)
+                throw new ArgumentException($"{record.Location}: the record needs {needed:N0} tokens (BOS + prompt + the longer completion + EOS), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(records));
+            longest = Math.Max(longest, needed);
+        }
+        CheckElements(Math.Min(batchSize, rows.Length), longest, limits, nameof(batchSize));
+        var sampler = new EpochSampler(rows.Length, batchSize, shuffle, dropLast: false, seed);
+        var kept = limits;
+        return BatchSource.Sampled(sampler, indices => ToPreferenceDataset(indices.Select(i => rows[i]).ToList(), null, device, kept).Pairs);
+    }
+
     private static string Escape(char c) => Excerpts.Char(c);
 
     private static long Needed(long prompt, long response) => 1 + prompt + response + 1;
