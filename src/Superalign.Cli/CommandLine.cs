@@ -1,0 +1,284 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Superalign.Experiments.Protocols;
+
+namespace Superalign.Cli;
+
+/// <summary>
+/// <c>superalign</c>: <c>list</c> the protocols, <c>run</c> one from its defaults, a config file and <c>--set</c>
+/// settings (optionally one shard of its units into a run directory), <c>merge</c> a run directory's units into the
+/// result a single process writes. Every input is checked before any work; a bad one is one line on stderr and exit
+/// code 2.
+/// </summary>
+public static class CommandLine
+{
+    /// <summary>Exit code of a bad command line or bad settings.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>The result file a run or a merge writes in its output directory.</summary>
+    public const string ResultFileName = "result.json";
+
+    /// <summary>Runs the command line <paramref name="args"/>, writing to <paramref name="output"/> and <paramref name="error"/>.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = Build(output, error);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            error.WriteLine($"superalign: {parsed.Errors[0].Message} (superalign --help)");
+            return BadInput;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    private static RootCommand Build(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Superalign: run competence-conformity protocols, split into units that a run directory keeps and shards share.");
+
+        var list = new Command("list", "List the protocols with a one-line summary.");
+        list.SetAction(_ =>
+        {
+            foreach (var entry in ProtocolCatalog.All) output.WriteLine($"{entry.Name,-26} {entry.Summary}");
+            return 0;
+        });
+
+        var protocol = new Argument<string>("protocol") { Description = "A protocol name (superalign list)." };
+        var config = new Option<string?>("--config") { Description = "Options as JSON (as --write-config writes them); default: the protocol's defaults." };
+        var set = new Option<string[]>("--set") { Description = "Set an option: key=value (value as JSON, else text; nested keys with '.'), repeatable.", AllowMultipleArgumentsPerToken = false };
+        var seeds = new Option<string?>("--seeds") { Description = "Seeds: 0-19, 0,2,5 or 3 (sets the Seeds option)." };
+        var outDir = new Option<string?>("--out") { Description = "Run directory: finished units are kept there (a killed run resumes) and result.json is written there." };
+        var threads = new Option<int>("--threads") { Description = "Torch threads (1 is the fastest for the built-in models on small machines).", DefaultValueFactory = _ => 1 };
+        var shard = new Option<string?>("--shard") { Description = "Run share i of N of the units (i/N, 0-based) into --out; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set. Merge the shards with superalign merge." };
+        var writeConfig = new Option<string?>("--write-config") { Description = "Write the effective options as JSON to this file and exit without running." };
+        var run = new Command("run", "Run a protocol.") { protocol, config, set, seeds, outDir, threads, shard, writeConfig };
+        run.SetAction(parse => Guarded(error, () => RunProtocol(
+            parse.GetValue(protocol)!, parse.GetValue(config), parse.GetValue(set) ?? [], parse.GetValue(seeds), parse.GetValue(outDir),
+            parse.GetValue(threads), parse.GetValue(shard), parse.GetValue(writeConfig), output, error)));
+
+        var mergeDir = new Argument<string>("directory") { Description = "A run directory whose units were computed by shards." };
+        var merge = new Command("merge", "Rebuild the result of a run directory from its units (nothing is trained) and write result.json there.") { mergeDir };
+        merge.SetAction(parse => Guarded(error, () => Merge(parse.GetValue(mergeDir)!, output)));
+
+        root.Subcommands.Add(list);
+        root.Subcommands.Add(run);
+        root.Subcommands.Add(merge);
+        return root;
+    }
+
+    /// <summary>Bad input found while preparing: one line, exit 2.</summary>
+    private sealed class BadInputException(string message) : Exception(message);
+
+    private static int Guarded(TextWriter error, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (BadInputException e)
+        {
+            error.WriteLine($"superalign: {e.Message}");
+            return BadInput;
+        }
+    }
+
+    private static int RunProtocol(string name, string? configPath, string[] settings, string? seedText, string? outDir, int threads,
+        string? shardText, string? writeConfig, TextWriter output, TextWriter error)
+    {
+        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
+            ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
+        if (threads < 1) throw new BadInputException($"--threads must be >= 1; got {threads}.");
+        var options = Options(entry, configPath, settings, seedText);
+        var shard = Shard(shardText);
+        if (shard is not null && outDir is null) throw new BadInputException("--shard needs --out: a shard's units are kept in the run directory for the merge.");
+        IProtocol created;
+        try
+        {
+            created = entry.Create(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new BadInputException($"invalid options: {FirstLine(e.Message)}");
+        }
+        if (writeConfig is not null)
+        {
+            File.WriteAllText(writeConfig, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+            output.WriteLine($"wrote {writeConfig}");
+            return 0;
+        }
+        if (outDir is not null) CheckWritable(outDir);
+        TorchSharp.torch.set_num_threads(threads);
+        var units = shard is { } s ? created.Units.Where((_, i) => i % s.Count == s.Index).ToList() : null;
+        if (units is { Count: 0 }) throw new BadInputException($"shard {ShardText(shard)} has no units (the run has {created.Units.Count}).");
+        var progress = new LineProgress(error);
+        var result = created.Run(new ProtocolRun { Directory = outDir, Units = units }, progress);
+        if (shard is not null)
+        {
+            output.WriteLine($"shard {ShardText(shard)}: units {string.Join(", ", units!)} are in {outDir}; merge with: superalign merge {outDir}");
+            return 0;
+        }
+        string resultPath = Path.Combine(outDir ?? ".", ResultFileName);
+        ProtocolJson.Write((object)result, resultPath);
+        output.WriteLine($"wrote {resultPath}");
+        return 0;
+    }
+
+    private static string ShardText((int Index, int Count)? shard) => shard is { } s ? $"{s.Index}/{s.Count}" : "";
+
+    private static int Merge(string directory, TextWriter output)
+    {
+        string manifest = Path.Combine(directory, ProtocolUnitStore.ManifestFileName);
+        if (!File.Exists(manifest)) throw new BadInputException($"{manifest} does not exist: not a run directory (superalign run --out writes one).");
+        JsonNode description;
+        try
+        {
+            description = JsonNode.Parse(File.ReadAllText(manifest)) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new BadInputException($"{manifest} is not valid JSON: {FirstLine(e.Message)}");
+        }
+        string name = description["protocol"]?.GetValue<string>() ?? throw new BadInputException($"{manifest} names no protocol.");
+        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name) ?? throw new BadInputException($"{manifest} names an unknown protocol '{name}'.");
+        var options = entry.ReadOptions(description["options"]?.ToJsonString() ?? throw new BadInputException($"{manifest} holds no options."));
+        var protocol = entry.Create(options);
+        IProtocolResult result;
+        try
+        {
+            result = protocol.Run(new ProtocolRun { Directory = directory, ComputeMissing = false, ExternalInputs = description["externalInputs"]?.GetValue<string>() });
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new BadInputException(FirstLine(e.Message));
+        }
+        string resultPath = Path.Combine(directory, ResultFileName);
+        ProtocolJson.Write((object)result, resultPath);
+        output.WriteLine($"wrote {resultPath}");
+        return 0;
+    }
+
+    /// <summary>The options: the defaults or the config file, then --seeds, then each --set in order.</summary>
+    internal static IProtocolOptions Options(ProtocolEntry entry, string? configPath, IReadOnlyList<string> settings, string? seedText)
+    {
+        string json;
+        if (configPath is null)
+        {
+            json = JsonSerializer.Serialize(entry.DefaultOptions(), entry.OptionsType, ProtocolJson.Options);
+        }
+        else
+        {
+            if (!File.Exists(configPath)) throw new BadInputException($"--config: {configPath} does not exist.");
+            json = File.ReadAllText(configPath);
+        }
+        JsonObject node;
+        try
+        {
+            node = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("the options must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new BadInputException($"--config: {configPath} is not valid JSON: {FirstLine(e.Message)}");
+        }
+        if (seedText is not null) Set(node, "Seeds", new JsonArray(ParseSeeds(seedText).Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()), "--seeds");
+        foreach (var setting in settings)
+        {
+            int eq = setting.IndexOf('=');
+            if (eq <= 0) throw new BadInputException($"--set {setting}: expected key=value.");
+            string key = setting[..eq], text = setting[(eq + 1)..];
+            JsonNode? value;
+            try
+            {
+                value = JsonNode.Parse(text);
+            }
+            catch (JsonException)
+            {
+                value = JsonValue.Create(text);
+            }
+            Set(node, key, value, $"--set {key}");
+        }
+        try
+        {
+            return entry.ReadOptions(node.ToJsonString());
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or InvalidOperationException)
+        {
+            throw new BadInputException($"the options do not read back as {entry.OptionsType.Name}: {FirstLine(e.Message)}");
+        }
+    }
+
+    /// <summary>Sets <paramref name="path"/> (keys joined by '.', matched ignoring case) in <paramref name="node"/>; the key must exist.</summary>
+    private static void Set(JsonObject node, string path, JsonNode? value, string what)
+    {
+        var parts = path.Split('.');
+        var current = node;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            string? key = current.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, parts[i], StringComparison.OrdinalIgnoreCase));
+            if (key is null)
+                throw new BadInputException($"{what}: no option '{string.Join('.', parts[..(i + 1)])}'; options here: {string.Join(", ", current.Select(p => p.Key))}.");
+            if (i == parts.Length - 1)
+            {
+                current[key] = value;
+                return;
+            }
+            current = current[key] as JsonObject ?? throw new BadInputException($"{what}: '{string.Join('.', parts[..(i + 1)])}' is not an object of options.");
+        }
+    }
+
+    /// <summary>Seeds from <c>0-19</c>, <c>0,2,5</c> or <c>3</c>.</summary>
+    internal static IReadOnlyList<int> ParseSeeds(string text)
+    {
+        var seeds = new List<int>();
+        foreach (var part in text.Split(','))
+        {
+            var range = part.Split('-');
+            if (range.Length == 1 && int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int one)) seeds.Add(one);
+            else if (range.Length == 2 && int.TryParse(range[0], NumberStyles.None, CultureInfo.InvariantCulture, out int from)
+                     && int.TryParse(range[1], NumberStyles.None, CultureInfo.InvariantCulture, out int to) && from <= to && to - from < 100_000)
+                seeds.AddRange(Enumerable.Range(from, to - from + 1));
+            else throw new BadInputException($"--seeds {text}: expected seeds like 0-19, 0,2,5 or 3 (non-negative, ranges low-high).");
+        }
+        if (seeds.Distinct().Count() != seeds.Count) throw new BadInputException($"--seeds {text}: a seed is repeated.");
+        return seeds;
+    }
+
+    /// <summary>The shard from <c>--shard i/N</c>, else from Slurm's array variables, else none.</summary>
+    internal static (int Index, int Count)? Shard(string? text)
+    {
+        if (text is null)
+        {
+            string? id = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID"), count = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT");
+            if (id is null || count is null) return null;
+            text = $"{id}/{count}";
+        }
+        var parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int i)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && i < n)
+            return (i, n);
+        throw new BadInputException($"--shard {text}: expected i/N with 0 <= i < N (e.g. 0/4).");
+    }
+
+    private static void CheckWritable(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            string probe = Path.Combine(directory, $".write-probe.{Environment.ProcessId}.tmp");
+            File.WriteAllBytes(probe, [1]);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BadInputException($"--out {directory}: cannot write there ({FirstLine(e.Message)}).");
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+
+    /// <summary>Each protocol report as a line on stderr (stdout keeps the command's own output).</summary>
+    private sealed class LineProgress(TextWriter error) : IProgress<ProtocolProgress>
+    {
+        public void Report(ProtocolProgress value) => error.WriteLine(value.ToString());
+    }
+}

@@ -1,0 +1,3 @@
+using Superalign.Cli;
+
+return CommandLine.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Superalign.Cli;
+using Superalign.Experiments.Protocols;
+using Superalign.Tests.Experiments;
+using Xunit;
+
+namespace Superalign.Tests.Cli;
+
+/// <summary>The command line, in process: settings, config files, shards and their merge, and bad input.</summary>
+public sealed class CommandLineTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        int code = CommandLine.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static string WithoutTimings(string resultPath)
+    {
+        var entry = ProtocolCatalog.Find(Sandwiching.ProtocolName);
+        var result = (IProtocolResult)ProtocolJson.Deserialize(File.ReadAllText(resultPath), entry.ResultType);
+        return ResumeTestKit.WithoutTimings(result);
+    }
+
+    /// <summary>The tiny sandwiching options of the resume tests, as the --set settings that make them from the defaults.</summary>
+    private static string[] TinySettings()
+    {
+        var tiny = (JsonObject)JsonNode.Parse(JsonSerializer.Serialize(ResumeTestKit.TinyOptions(Sandwiching.ProtocolName), typeof(SandwichingOptions), ProtocolJson.Options))!;
+        return tiny.Where(p => p.Key != "seeds").SelectMany(p => new[] { "--set", $"{p.Key}={p.Value!.ToJsonString()}" }).ToArray();
+    }
+
+    [Fact]
+    public void A_written_config_reads_back_to_the_same_options_and_settings_are_applied()
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        string config = Path.Combine(dir.Path, "sandwiching.json");
+        var (code, _, err) = Run(["run", "sandwiching", .. TinySettings(), "--seeds", "0-2,7", "--set", "task.seed=5", "--write-config", config]);
+        Assert.True(code == 0, err);
+        var read = (SandwichingOptions)ProtocolCatalog.Find("sandwiching").ReadOptions(File.ReadAllText(config));
+        Assert.Equal([0, 1, 2, 7], read.Seeds);
+        Assert.Equal(300, read.TrainSize);
+        Assert.Equal(5, read.Task.Seed);
+        // Through a config file and back: the same bytes.
+        string again = Path.Combine(dir.Path, "again.json");
+        Assert.Equal(0, Run("run", "sandwiching", "--config", config, "--write-config", again).Code);
+        Assert.Equal(File.ReadAllText(config), File.ReadAllText(again));
+    }
+
+    [Fact]
+    public void Shards_merged_give_the_result_of_one_process()
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        string whole = Path.Combine(dir.Path, "whole"), sharded = Path.Combine(dir.Path, "sharded");
+        string[] common = ["run", "sandwiching", .. TinySettings(), "--seeds", "1-3"];
+        var one = Run([.. common, "--out", whole]);
+        Assert.True(one.Code == 0, one.Err);
+        foreach (var shard in new[] { "0/2", "1/2" })
+        {
+            var part = Run([.. common, "--out", sharded, "--shard", shard]);
+            Assert.True(part.Code == 0, part.Err);
+            Assert.False(File.Exists(Path.Combine(sharded, CommandLine.ResultFileName)));
+        }
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(sharded, ProtocolUnitStore.UnitsFolderName), "*.json").Length);
+        var merged = Run("merge", sharded);
+        Assert.True(merged.Code == 0, merged.Err);
+        Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(sharded, CommandLine.ResultFileName)));
+    }
+
+    [Theory]
+    [InlineData("unknown protocol", "run", "nope")]
+    [InlineData("no option 'Nope'", "run", "sandwiching", "--set", "Nope=1")]
+    [InlineData("expected key=value", "run", "sandwiching", "--set", "seeds")]
+    [InlineData("--seeds 3-1", "run", "sandwiching", "--seeds", "3-1")]
+    [InlineData("--seeds 1,1", "run", "sandwiching", "--seeds", "1,1")]
+    [InlineData("TrainSize", "run", "sandwiching", "--set", "trainSize=-5")]
+    [InlineData("--shard 2/2", "run", "sandwiching", "--out", "x", "--shard", "2/2")]
+    [InlineData("--shard needs --out", "run", "sandwiching", "--shard", "0/2")]
+    [InlineData("--threads", "run", "sandwiching", "--threads", "0")]
+    [InlineData("--config", "run", "sandwiching", "--config", "/nonexistent/c.json")]
+    [InlineData("not a run directory", "merge", "/nonexistent/run")]
+    [InlineData("Unrecognized", "run", "sandwiching", "--bogus")]
+    public void Bad_input_is_one_line_and_exit_code_2_before_any_work(string expected, params string[] args)
+    {
+        var (code, output, error) = Run(args);
+        Assert.Equal(CommandLine.BadInput, code);
+        Assert.Equal("", output);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Fact]
+    public void List_names_every_protocol()
+    {
+        var (code, output, _) = Run("list");
+        Assert.Equal(0, code);
+        Assert.All(ProtocolCatalog.All, e => Assert.Contains(e.Name, output));
+    }
+}
