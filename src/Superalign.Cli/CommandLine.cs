@@ -52,10 +52,11 @@ public static class CommandLine
         var threads = new Option<int>("--threads") { Description = "Torch threads (1 is the fastest for the built-in models on small machines).", DefaultValueFactory = _ => 1 };
         var shard = new Option<string?>("--shard") { Description = "Run share i of N of the units (i/N, 0-based) into --out; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set. Merge the shards with superalign merge." };
         var writeConfig = new Option<string?>("--write-config") { Description = "Write the effective options as JSON to this file and exit without running." };
-        var run = new Command("run", "Run a protocol.") { protocol, config, set, seeds, outDir, threads, shard, writeConfig };
+        var jobs = new Option<int>("--jobs") { Description = "Run the units in this many local processes (each a shard), then merge them.", DefaultValueFactory = _ => 1 };
+        var run = new Command("run", "Run a protocol.") { protocol, config, set, seeds, outDir, threads, shard, writeConfig, jobs };
         run.SetAction(parse => Guarded(error, () => RunProtocol(
             parse.GetValue(protocol)!, parse.GetValue(config), parse.GetValue(set) ?? [], parse.GetValue(seeds), parse.GetValue(outDir),
-            parse.GetValue(threads), parse.GetValue(shard), parse.GetValue(writeConfig), output, error)));
+            parse.GetValue(threads), parse.GetValue(shard), parse.GetValue(writeConfig), parse.GetValue(jobs), output, error)));
 
         var mergeDir = new Argument<string>("directory") { Description = "A run directory whose units were computed by shards." };
         var merge = new Command("merge", "Rebuild the result of a run directory from its units (nothing is trained) and write result.json there.") { mergeDir };
@@ -84,8 +85,10 @@ public static class CommandLine
     }
 
     private static int RunProtocol(string name, string? configPath, string[] settings, string? seedText, string? outDir, int threads,
-        string? shardText, string? writeConfig, TextWriter output, TextWriter error)
+        string? shardText, string? writeConfig, int jobs, TextWriter output, TextWriter error)
     {
+        if (jobs < 1) throw new BadInputException($"--jobs must be >= 1; got {jobs}.");
+        if (jobs > 1 && shardText is not null) throw new BadInputException("--jobs and --shard exclude each other: --jobs makes its own shards.");
         var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
             ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
         if (threads < 1) throw new BadInputException($"--threads must be >= 1; got {threads}.");
@@ -108,6 +111,7 @@ public static class CommandLine
             return 0;
         }
         if (outDir is not null) CheckWritable(outDir);
+        if (jobs > 1) return RunJobs(entry, options, created.Units.Count, jobs, outDir, threads, output, error);
         TorchSharp.torch.set_num_threads(threads);
         var units = shard is { } s ? created.Units.Where((_, i) => i % s.Count == s.Index).ToList() : null;
         if (units is { Count: 0 }) throw new BadInputException($"shard {ShardText(shard)} has no units (the run has {created.Units.Count}).");
@@ -124,9 +128,55 @@ public static class CommandLine
         return 0;
     }
 
+    /// <summary>
+    /// <paramref name="jobs"/> child processes of this command line, each running shard i/jobs of the units into the run
+    /// directory, then the merge here. Without <c>--out</c> the run directory is a temporary one and result.json goes
+    /// to the current directory, as a single process would write it.
+    /// </summary>
+    private static int RunJobs(ProtocolEntry entry, IProtocolOptions options, int units, int jobs, string? outDir, int threads, TextWriter output, TextWriter error)
+    {
+        jobs = Math.Min(jobs, units);
+        string runDir = outDir ?? Directory.CreateTempSubdirectory("superalign-jobs-").FullName;
+        string config = Path.Combine(runDir, ".jobs-options.json");
+        File.WriteAllText(config, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+        string cli = typeof(CommandLine).Assembly.Location;
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
+        var children = new List<(int Index, System.Diagnostics.Process Process, Task Forward)>();
+        for (int i = 0; i < jobs; i++)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { cli, "run", entry.Name, "--config", config, "--out", runDir, "--shard", $"{i}/{jobs}", "--threads", threads.ToString(CultureInfo.InvariantCulture) })
+                start.ArgumentList.Add(a);
+            var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"Could not start {host} {cli}.");
+            int index = i;
+            var forward = Task.WhenAll(
+                Task.Run(async () => { while (await process.StandardError.ReadLineAsync() is { } line) lock (error) error.WriteLine($"[job {index}] {line}"); }),
+                Task.Run(async () => { while (await process.StandardOutput.ReadLineAsync() is not null) { } }));
+            children.Add((i, process, forward));
+        }
+        int failed = 0;
+        foreach (var (index, process, forward) in children)
+        {
+            process.WaitForExit();
+            forward.Wait();
+            if (process.ExitCode != 0)
+            {
+                failed++;
+                lock (error) error.WriteLine($"superalign: job {index} exited with code {process.ExitCode}; its finished units are kept in {runDir}, run again to finish.");
+            }
+            process.Dispose();
+        }
+        File.Delete(config);
+        if (failed > 0) return 1;
+        string resultDir = outDir ?? ".";
+        int code = Merge(runDir, output, resultDir);
+        if (outDir is null) Directory.Delete(runDir, recursive: true);
+        return code;
+    }
+
     private static string ShardText((int Index, int Count)? shard) => shard is { } s ? $"{s.Index}/{s.Count}" : "";
 
-    private static int Merge(string directory, TextWriter output)
+    private static int Merge(string directory, TextWriter output, string? resultDirectory = null)
     {
         string manifest = Path.Combine(directory, ProtocolUnitStore.ManifestFileName);
         if (!File.Exists(manifest)) throw new BadInputException($"{manifest} does not exist: not a run directory (superalign run --out writes one).");
@@ -152,7 +202,7 @@ public static class CommandLine
         {
             throw new BadInputException(FirstLine(e.Message));
         }
-        string resultPath = Path.Combine(directory, ResultFileName);
+        string resultPath = Path.Combine(resultDirectory ?? directory, ResultFileName);
         ProtocolJson.Write((object)result, resultPath);
         output.WriteLine($"wrote {resultPath}");
         return 0;

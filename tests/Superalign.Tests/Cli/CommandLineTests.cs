@@ -68,7 +68,25 @@ public sealed class CommandLineTests
         Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(sharded, CommandLine.ResultFileName)));
     }
 
+    [Fact]
+    public void Jobs_in_child_processes_give_the_result_of_one_process()
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        string whole = Path.Combine(dir.Path, "whole"), jobs = Path.Combine(dir.Path, "jobs");
+        string[] common = ["run", "sandwiching", .. TinySettings(), "--seeds", "1-3"];
+        var one = Run([.. common, "--out", whole]);
+        Assert.True(one.Code == 0, one.Err);
+        var two = Run([.. common, "--out", jobs, "--jobs", "2"]);
+        Assert.True(two.Code == 0, two.Err);
+        // Both children reported progress (their lines are forwarded with the job's index).
+        Assert.Contains("[job 0]", two.Err);
+        Assert.Contains("[job 1]", two.Err);
+        Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(jobs, CommandLine.ResultFileName)));
+    }
+
     [Theory]
+    [InlineData("--jobs and --shard", "run", "sandwiching", "--jobs", "2", "--shard", "0/2", "--out", "x")]
+    [InlineData("--jobs must be", "run", "sandwiching", "--jobs", "0")]
     [InlineData("unknown protocol", "run", "nope")]
     [InlineData("no option 'Nope'", "run", "sandwiching", "--set", "Nope=1")]
     [InlineData("expected key=value", "run", "sandwiching", "--set", "seeds")]
