@@ -62,9 +62,22 @@ public static class CommandLine
         var merge = new Command("merge", "Rebuild the result of a run directory from its units (nothing is trained) and write result.json there.") { mergeDir };
         merge.SetAction(parse => Guarded(error, () => Merge(parse.GetValue(mergeDir)!, output)));
 
+        var slurmProtocol = new Argument<string>("protocol") { Description = "A protocol name (superalign list)." };
+        var slurmConfig = new Option<string?>("--config") { Description = "Options as JSON; default: the protocol's defaults." };
+        var slurmSet = new Option<string[]>("--set") { Description = "Set an option: key=value, repeatable (as for run).", AllowMultipleArgumentsPerToken = false };
+        var slurmSeeds = new Option<string?>("--seeds") { Description = "Seeds: 0-19, 0,2,5 or 3." };
+        var slurmOut = new Option<string>("--out") { Description = "Run directory (on a file system every node sees): the options, the script and the units go there.", Required = true };
+        var tasks = new Option<int>("--tasks") { Description = "Array tasks (shards); default: one per unit.", DefaultValueFactory = _ => 0 };
+        var sbatch = new Option<string[]>("--sbatch") { Description = "Extra #SBATCH lines, e.g. --sbatch \"--time=01:00:00\", repeatable.", AllowMultipleArgumentsPerToken = false };
+        var slurm = new Command("slurm", "Write an sbatch array script that runs a protocol's units as shards; merge the run directory when the array is done.")
+            { slurmProtocol, slurmConfig, slurmSet, slurmSeeds, slurmOut, tasks, sbatch };
+        slurm.SetAction(parse => Guarded(error, () => WriteSlurm(parse.GetValue(slurmProtocol)!, parse.GetValue(slurmConfig), parse.GetValue(slurmSet) ?? [],
+            parse.GetValue(slurmSeeds), parse.GetValue(slurmOut)!, parse.GetValue(tasks), parse.GetValue(sbatch) ?? [], output)));
+
         root.Subcommands.Add(list);
         root.Subcommands.Add(run);
         root.Subcommands.Add(merge);
+        root.Subcommands.Add(slurm);
         return root;
     }
 
@@ -173,6 +186,56 @@ public static class CommandLine
         if (outDir is null) Directory.Delete(runDir, recursive: true);
         return code;
     }
+
+    /// <summary>The file name of the sbatch script <c>slurm</c> writes in the run directory.</summary>
+    public const string SlurmScriptName = "submit.sbatch";
+
+    /// <summary>The options file <c>slurm</c> writes in the run directory for the array's tasks.</summary>
+    public const string SlurmOptionsName = "options.json";
+
+    private static int WriteSlurm(string name, string? configPath, string[] settings, string? seedText, string outDir, int tasks, string[] extra, TextWriter output)
+    {
+        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
+            ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
+        var options = Options(entry, configPath, settings, seedText);
+        IProtocol created;
+        try
+        {
+            created = entry.Create(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new BadInputException($"invalid options: {FirstLine(e.Message)}");
+        }
+        int units = created.Units.Count;
+        if (tasks < 0 || tasks > units) throw new BadInputException($"--tasks must be in [1, {units}] (the run's units), or 0 for one per unit; got {tasks}.");
+        if (tasks == 0) tasks = units;
+        foreach (var line in extra)
+            if (line.Contains('\n') || !line.StartsWith("--", StringComparison.Ordinal)) throw new BadInputException($"--sbatch {line}: expected one sbatch option such as --time=01:00:00.");
+        CheckWritable(outDir);
+        string dir = Path.GetFullPath(outDir);
+        File.WriteAllText(Path.Combine(dir, SlurmOptionsName), JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+        string cli = typeof(CommandLine).Assembly.Location;
+        var script = new System.Text.StringBuilder();
+        script.Append("#!/usr/bin/env bash\n");
+        script.Append($"#SBATCH --job-name=superalign-{entry.Name}\n");
+        script.Append($"#SBATCH --array=0-{tasks - 1}\n");
+        script.Append("#SBATCH --ntasks=1\n");
+        script.Append("#SBATCH --cpus-per-task=1\n");
+        script.Append($"#SBATCH --output={dir}/slurm-%A_%a.out\n");
+        foreach (var line in extra) script.Append($"#SBATCH {line}\n");
+        script.Append("# Each array task runs its shard of the units into the run directory (the shard comes from\n");
+        script.Append("# SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT); a resubmitted array finishes only the missing units.\n");
+        script.Append($"# When every task is done: dotnet {Quote(cli)} merge {Quote(dir)}\n");
+        script.Append("set -euo pipefail\n");
+        script.Append($"exec dotnet {Quote(cli)} run {Quote(entry.Name)} --config {Quote(Path.Combine(dir, SlurmOptionsName))} --out {Quote(dir)} --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n");
+        string path = Path.Combine(dir, SlurmScriptName);
+        File.WriteAllText(path, script.ToString());
+        output.WriteLine($"wrote {path}: sbatch {path}; then: dotnet {cli} merge {dir}");
+        return 0;
+    }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 
     private static string ShardText((int Index, int Count)? shard) => shard is { } s ? $"{s.Index}/{s.Count}" : "";
 

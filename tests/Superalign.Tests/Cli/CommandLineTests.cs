@@ -84,7 +84,39 @@ public sealed class CommandLineTests
         Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(jobs, CommandLine.ResultFileName)));
     }
 
+    [Fact]
+    public async Task The_sbatch_script_run_as_an_array_merges_to_the_result_of_one_process()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new ResumeTestKit.TempDirectory();
+        string runDir = Path.Combine(dir.Path, "array"), whole = Path.Combine(dir.Path, "whole");
+        var written = Run(["slurm", "sandwiching", .. TinySettings(), "--seeds", "1-3", "--out", runDir, "--tasks", "2", "--sbatch", "--time=00:10:00"]);
+        Assert.True(written.Code == 0, written.Err);
+        string script = Path.Combine(runDir, CommandLine.SlurmScriptName);
+        string text = File.ReadAllText(script);
+        Assert.Contains("#SBATCH --array=0-1", text);
+        Assert.Contains("#SBATCH --time=00:10:00", text);
+        // What Slurm does for each array task: run the script with the task's variables set.
+        for (int task = 0; task < 2; task++)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("bash", [script]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            start.Environment["SLURM_ARRAY_TASK_ID"] = task.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            start.Environment["SLURM_ARRAY_TASK_COUNT"] = "2";
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"task {task}: {await stderr}");
+        }
+        Assert.Equal(0, Run("merge", runDir).Code);
+        Assert.Equal(0, Run("run", "sandwiching", "--config", Path.Combine(runDir, CommandLine.SlurmOptionsName), "--out", whole).Code);
+        Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(runDir, CommandLine.ResultFileName)));
+    }
+
     [Theory]
+    [InlineData("--tasks must be", "slurm", "sandwiching", "--seeds", "1-3", "--out", "x", "--tasks", "4")]
+    [InlineData("--sbatch time", "slurm", "sandwiching", "--out", "x", "--sbatch", "time")]
+    [InlineData("--out", "slurm", "sandwiching")]
     [InlineData("--jobs and --shard", "run", "sandwiching", "--jobs", "2", "--shard", "0/2", "--out", "x")]
     [InlineData("--jobs must be", "run", "sandwiching", "--jobs", "0")]
     [InlineData("unknown protocol", "run", "nope")]
