@@ -418,14 +418,7 @@ public sealed class AlternatingOptimizer : IDisposable
         double epsilon = options.Epsilon;
         foreach (var dtype in parameters.Select(p => p.dtype).Distinct())
         {
-            var (smallest, largest) = dtype switch
-            {
-                ScalarType.Float16 => (6.103515625e-05, 65504.0),
-                ScalarType.Float32 => (1.1754943508222875e-38, 3.4028234663852886e38),
-                ScalarType.BFloat16 => (1.1754943508222875e-38, 3.3895313892515355e38),
-                ScalarType.Float64 => (2.2250738585072014e-308, double.MaxValue),
-                _ => (0.0, double.MaxValue),
-            };
+            var (smallest, largest) = FloatRange.Of(dtype);
             string name = $"{nameof(AlternatingOptimizerOptions)}.{nameof(AlternatingOptimizerOptions.LearningRate)}";
             if (!(options.LearningRate / (1 - options.Beta1) <= largest))
                 throw new ArgumentOutOfRangeException(nameof(AlternatingOptimizerOptions.LearningRate), options.LearningRate,

@@ -6,14 +6,17 @@ using static TorchSharp.torch;
 
 namespace Superalign.Optimization;
 
-/// <summary>Whether tensors hold only finite values, in one pass each and one read-back.</summary>
+/// <summary>Maxima and finiteness of tensors, in one pass each and one read-back.</summary>
 internal static class Finite
 {
     /// <summary>
-    /// True when no element is NaN or infinite: the minimum and maximum of each tensor (which NaN propagates to) are
-    /// finite. One reduction per tensor without an element-sized temporary; <c>isfinite</c> would make three.
+    /// True when no element is NaN or infinite: <see cref="MaxAbs"/> is finite (NaN propagates to it). One reduction per
+    /// tensor without an element-sized temporary; <c>isfinite</c> would make three.
     /// </summary>
-    public static bool All(params Tensor[] tensors)
+    public static bool All(params Tensor[] tensors) => double.IsFinite(MaxAbs(tensors));
+
+    /// <summary>max|t| over <paramref name="tensors"/>: one pass each and one read-back (NaN when one holds a NaN; 0 when all are empty).</summary>
+    public static double MaxAbs(params Tensor[] tensors)
     {
         using var scope = NewDisposeScope();
         var bounds = new List<Tensor>(2 * tensors.Length);
@@ -21,11 +24,30 @@ internal static class Finite
         {
             if (t.numel() == 0) continue;
             var (min, max) = t.aminmax();
-            bounds.Add(min.reshape(1).to_type(ScalarType.Float64));
-            bounds.Add(max.reshape(1).to_type(ScalarType.Float64));
+            bounds.Add(min);
+            bounds.Add(max);
         }
-        return bounds.Count == 0 || cat(bounds).isfinite().all().item<bool>();
+        if (bounds.Count == 0) return 0;
+        // Float64 holds every value of the narrower floating dtypes exactly.
+        var dtype = bounds[0].dtype;
+        var all = bounds.All(b => b.dtype == dtype) ? stack(bounds) : stack(bounds.Select(b => b.to_type(ScalarType.Float64)).ToArray());
+        var values = all.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        double result = 0;
+        foreach (double x in values) result = Math.Max(result, Math.Abs(x));
+        return result;
     }
+}
+
+/// <summary>The smallest normal and the largest finite value of the floating-point dtypes.</summary>
+internal static class FloatRange
+{
+    public static (double SmallestNormal, double Largest) Of(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => (6.103515625e-05, 65504.0),
+        ScalarType.BFloat16 => (1.1754943508222875e-38, 3.3895313892515355e38),
+        ScalarType.Float64 => (2.2250738585072014e-308, double.MaxValue),
+        _ => (1.1754943508222875e-38, 3.4028234663852886e38),
+    };
 }
 
 /// <summary>
@@ -49,13 +71,7 @@ internal sealed class UpdateBound
     public UpdateBound(AdamWSettings settings, ScalarType dtype)
     {
         _settings = settings;
-        _limit = 0.25 * dtype switch
-        {
-            ScalarType.Float16 => 65504.0,
-            ScalarType.BFloat16 => 3.3895313892515355e38,
-            ScalarType.Float64 => double.MaxValue,
-            _ => 3.4028234663852886e38,
-        };
+        _limit = 0.25 * FloatRange.Of(dtype).Largest;
     }
 
     /// <summary>An upper bound of max|g| from the last clipping, or NaN when the gradients may have changed since.</summary>
@@ -93,28 +109,6 @@ internal sealed class UpdateBound
         (_m, _v) = (_nextM, _nextV);
         _sinceRefresh++;
         if (!(double.IsFinite(_m) && double.IsFinite(_v))) Forget();
-    }
-
-    /// <summary>max|t| over <paramref name="tensors"/>: one pass each and one read-back (NaN when one holds a NaN; 0 when all are empty).</summary>
-    public static double MaxAbs(params Tensor[] tensors)
-    {
-        using var scope = NewDisposeScope();
-        var bounds = new List<Tensor>(2 * tensors.Length);
-        foreach (var t in tensors)
-        {
-            if (t.numel() == 0) continue;
-            var (min, max) = t.aminmax();
-            bounds.Add(min);
-            bounds.Add(max);
-        }
-        if (bounds.Count == 0) return 0;
-        // Float64 holds every value of the narrower floating dtypes exactly.
-        var dtype = bounds[0].dtype;
-        var all = bounds.All(b => b.dtype == dtype) ? stack(bounds) : stack(bounds.Select(b => b.to_type(ScalarType.Float64)).ToArray());
-        var values = all.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-        double result = 0;
-        foreach (double x in values) result = Math.Max(result, Math.Abs(x));
-        return result;
     }
 }
 
@@ -220,7 +214,7 @@ internal sealed class FlatAdamW : IParameterUpdater
         long t = _t + 1;
         double bias1 = 1 - Math.Pow(_settings.Beta1, t);
         // Gradients reach the buffer through backward passes the bound does not see: measured unless clipping told it.
-        if (_bound.Safe(lr, bias1, () => UpdateBound.MaxAbs(_params), () => UpdateBound.MaxAbs(_grads), () => (UpdateBound.MaxAbs(_m), UpdateBound.MaxAbs(_v))))
+        if (_bound.Safe(lr, bias1, () => Finite.MaxAbs(_params), () => Finite.MaxAbs(_grads), () => (Finite.MaxAbs(_m), Finite.MaxAbs(_v))))
         {
             Apply(lr, t);
             _bound.Committed();
@@ -480,8 +474,8 @@ internal sealed class TorchAdamW : IParameterUpdater
         var states = _states;
         var grads = _parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
         // Its step counts may differ per parameter: 1 − β₁ is the smallest bias correction of any of them.
-        if (_bound.Safe(lr, 1 - _settings.Beta1, () => UpdateBound.MaxAbs([.. _parameters]), () => UpdateBound.MaxAbs(grads),
-                () => (UpdateBound.MaxAbs(states.Select(st => st.exp_avg).OfType<Tensor>().ToArray()), UpdateBound.MaxAbs(states.Select(st => st.exp_avg_sq).OfType<Tensor>().ToArray()))))
+        if (_bound.Safe(lr, 1 - _settings.Beta1, () => Finite.MaxAbs([.. _parameters]), () => Finite.MaxAbs(grads),
+                () => (Finite.MaxAbs(states.Select(st => st.exp_avg).OfType<Tensor>().ToArray()), Finite.MaxAbs(states.Select(st => st.exp_avg_sq).OfType<Tensor>().ToArray()))))
         {
             _adam.step();
             _bound.Committed();

@@ -117,7 +117,7 @@ public sealed class UpdateGuardTests
             double bias1 = 1 - Math.Pow(settings.Beta1, t);
             var bound = new UpdateBound(settings, ScalarType.Float32);
             bound.Forget();
-            if (!bound.Safe(lr, bias1, () => UpdateBound.MaxAbs(p), () => UpdateBound.MaxAbs(grad), () => (UpdateBound.MaxAbs(m), UpdateBound.MaxAbs(v))))
+            if (!bound.Safe(lr, bias1, () => Finite.MaxAbs(p), () => Finite.MaxAbs(grad), () => (Finite.MaxAbs(m), Finite.MaxAbs(v))))
             {
                 unsafeCases++;
                 continue;
