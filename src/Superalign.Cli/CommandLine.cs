@@ -102,21 +102,10 @@ public static class CommandLine
     {
         if (jobs < 1) throw new BadInputException($"--jobs must be >= 1; got {jobs}.");
         if (jobs > 1 && shardText is not null) throw new BadInputException("--jobs and --shard exclude each other: --jobs makes its own shards.");
-        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
-            ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
         if (threads < 1) throw new BadInputException($"--threads must be >= 1; got {threads}.");
-        var options = Options(entry, configPath, settings, seedText);
+        var (entry, options, created) = Prepare(name, configPath, settings, seedText);
         var shard = Shard(shardText);
         if (shard is not null && outDir is null) throw new BadInputException("--shard needs --out: a shard's units are kept in the run directory for the merge.");
-        IProtocol created;
-        try
-        {
-            created = entry.Create(options);
-        }
-        catch (ArgumentException e)
-        {
-            throw new BadInputException($"invalid options: {FirstLine(e.Message)}");
-        }
         if (writeConfig is not null)
         {
             File.WriteAllText(writeConfig, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
@@ -195,18 +184,7 @@ public static class CommandLine
 
     private static int WriteSlurm(string name, string? configPath, string[] settings, string? seedText, string outDir, int tasks, string[] extra, TextWriter output)
     {
-        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
-            ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
-        var options = Options(entry, configPath, settings, seedText);
-        IProtocol created;
-        try
-        {
-            created = entry.Create(options);
-        }
-        catch (ArgumentException e)
-        {
-            throw new BadInputException($"invalid options: {FirstLine(e.Message)}");
-        }
+        var (entry, options, created) = Prepare(name, configPath, settings, seedText);
         int units = created.Units.Count;
         if (tasks < 0 || tasks > units) throw new BadInputException($"--tasks must be in [1, {units}] (the run's units), or 0 for one per unit; got {tasks}.");
         if (tasks == 0) tasks = units;
@@ -269,6 +247,22 @@ public static class CommandLine
         ProtocolJson.Write((object)result, resultPath);
         output.WriteLine($"wrote {resultPath}");
         return 0;
+    }
+
+    /// <summary>The protocol <paramref name="name"/>, its effective options (<see cref="Options"/>), and the protocol built (and so validated) from them.</summary>
+    private static (ProtocolEntry Entry, IProtocolOptions Options, IProtocol Protocol) Prepare(string name, string? configPath, IReadOnlyList<string> settings, string? seedText)
+    {
+        var entry = ProtocolCatalog.All.FirstOrDefault(e => e.Name == name)
+            ?? throw new BadInputException($"unknown protocol '{name}'; known: {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
+        var options = Options(entry, configPath, settings, seedText);
+        try
+        {
+            return (entry, options, entry.Create(options));
+        }
+        catch (ArgumentException e)
+        {
+            throw new BadInputException($"invalid options: {FirstLine(e.Message)}");
+        }
     }
 
     /// <summary>The options: the defaults or the config file, then --seeds, then each --set in order.</summary>

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Reflection;
+using Superalign.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 using static Superalign.Tests.Checkpoints.CheckpointTestSupport;
@@ -13,20 +13,8 @@ namespace Superalign.Tests.Checkpoints;
 /// </summary>
 public sealed class KillResumeTests(ITestOutputHelper output)
 {
-    private static string HostDll()
-    {
-        string dll = typeof(KillResumeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "SuperalignTestHost").Value!;
-        Assert.True(File.Exists(dll), $"The test host is not built: {dll}");
-        return dll;
-    }
-
-    private static Process Start(string scenario, string dir, string final)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { HostDll(), "train", scenario, dir, final, "1" }) info.ArgumentList.Add(a);
-        return Process.Start(info)!;
-    }
+    private static Process Start(string scenario, string dir, string final) =>
+        Process.Start(TestHostProcess.StartInfo(["train", scenario, dir, final, "1"]))!;
 
     private static string RunToEnd(string scenario, string dir, string final)
     {

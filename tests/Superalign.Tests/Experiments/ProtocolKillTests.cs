@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using Superalign.Experiments.Protocols;
 using Superalign.Tests.Experiments.Protocols;
+using Superalign.Tests.Infrastructure;
 using Xunit;
 using static Superalign.Tests.Experiments.ResumeTestKit;
 
@@ -90,18 +91,7 @@ public sealed class ProtocolKillTests
 
     private static Process StartHost(string[] arguments, List<string> output)
     {
-        string host = typeof(ProtocolKillTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "SuperalignTestHost").Value!;
-        Assert.True(File.Exists(host), $"The test host is not built: {host}");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(host);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        var process = new Process { StartInfo = start };
+        var process = new Process { StartInfo = TestHostProcess.StartInfo(arguments) };
         void Add(object _, DataReceivedEventArgs e)
         {
             if (e.Data is null) return;
