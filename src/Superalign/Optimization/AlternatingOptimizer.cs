@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Superalign.Checkpoints;
 using Superalign.Data;
 using Superalign.Objectives;
+using Superalign.Runtime;
 using static TorchSharp.torch;
 
 namespace Superalign.Optimization;
@@ -37,6 +38,8 @@ public sealed class AlternatingOptimizer : IDisposable
     private readonly DirectionSearchStep? _search;
     private readonly Tensor[] _buffers;
     private bool _disposed;
+    private readonly RemainingTime _remaining = new();
+    private bool _paceStarted;
 
     /// <summary>Creates the optimizer; validates the options.</summary>
     /// <param name="student">The student to train.</param>
@@ -154,6 +157,13 @@ public sealed class AlternatingOptimizer : IDisposable
     {
         var watch = Stopwatch.StartNew();
         long step = StepsDone;
+        if (!_paceStarted)
+        {
+            // The pace for the log line's ETA counts the updates of this process from here (a resumed run included).
+            _remaining.Restart();
+            _remaining.Estimate(step, _options.TotalSteps);
+            _paceStarted = true;
+        }
         if (_search is not null && _search.IsDue(step)) return _search.Run(step, competenceData, conformityData, watch, Applied, Log, cancellationToken);
         var plan = _search?.Current.Plan ?? _options.Schedule.Plan(step, _options.TotalSteps);
         bool doCompetence = plan.Phase != TrainingPhase.Conformity && plan.CompetenceWeight > 0;
@@ -296,6 +306,7 @@ public sealed class AlternatingOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Checkpoint.Load(path, CheckpointParts(competenceData, conformityData, extras));
+        _paceStarted = false; // the ETA's pace starts again from the restored update
     }
 
     private Dictionary<string, ICheckpointable> CheckpointParts(IBatchSource<SupervisedBatch>? competenceData, IBatchSource<PreferenceBatch>? conformityData,
@@ -442,10 +453,12 @@ public sealed class AlternatingOptimizer : IDisposable
 
     private void Log(StepReport report)
     {
-        if (_options.LogEvery > 0 && (report.Step + 1) % _options.LogEvery == 0)
-            _logger.LogInformation("{Report}", report);
-        else if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("{Report}", report);
+        bool information = _options.LogEvery > 0 && (report.Step + 1) % _options.LogEvery == 0;
+        if (!information && !_logger.IsEnabled(LogLevel.Debug)) return;
+        long done = report.Step + 1, total = _options.TotalSteps;
+        string eta = RemainingTime.Format(_remaining.Estimate(done, total));
+        _logger.Log(information ? LogLevel.Information : LogLevel.Debug, "update {Done}/{Total} ({Percent:0}%, ETA {Eta}): {Report}",
+            done, total, 100.0 * done / Math.Max(1, total), eta, report);
     }
 
     /// <summary>Disposes the optimizer state (not the student, objectives or reference).</summary>
