@@ -117,8 +117,7 @@ public static class CommandLine
         TorchSharp.torch.set_num_threads(threads);
         var units = shard is { } s ? created.Units.Where((_, i) => i % s.Count == s.Index).ToList() : null;
         if (units is { Count: 0 }) throw new BadInputException($"shard {ShardText(shard)} has no units (the run has {created.Units.Count}).");
-        var progress = new LineProgress(error);
-        var result = created.Run(new ProtocolRun { Directory = outDir, Units = units }, progress);
+        var result = ProgressDisplay.Run(error, 1, _ => "", display => created.Run(new ProtocolRun { Directory = outDir, Units = units }, display.Lane(0)));
         if (shard is not null)
         {
             output.WriteLine($"shard {ShardText(shard)}: units {string.Join(", ", units!)} are in {outDir}; merge with: superalign merge {outDir}");
@@ -143,31 +142,43 @@ public static class CommandLine
         File.WriteAllText(config, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
         string cli = typeof(CommandLine).Assembly.Location;
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
-        var children = new List<(int Index, System.Diagnostics.Process Process, Task Forward)>();
-        for (int i = 0; i < jobs; i++)
+        int failed = ProgressDisplay.Run(error, jobs, i => $"[job {i}]", display =>
         {
-            var start = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { cli, "run", entry.Name, "--config", config, "--out", runDir, "--shard", $"{i}/{jobs}", "--threads", threads.ToString(CultureInfo.InvariantCulture) })
-                start.ArgumentList.Add(a);
-            var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"Could not start {host} {cli}.");
-            int index = i;
-            var forward = Task.WhenAll(
-                Task.Run(async () => { while (await process.StandardError.ReadLineAsync() is { } line) lock (error) error.WriteLine($"[job {index}] {line}"); }),
-                Task.Run(async () => { while (await process.StandardOutput.ReadLineAsync() is not null) { } }));
-            children.Add((i, process, forward));
-        }
-        int failed = 0;
-        foreach (var (index, process, forward) in children)
-        {
-            process.WaitForExit();
-            forward.Wait();
-            if (process.ExitCode != 0)
+            var children = new List<(int Index, System.Diagnostics.Process Process, Task Forward)>();
+            for (int i = 0; i < jobs; i++)
             {
-                failed++;
-                lock (error) error.WriteLine($"superalign: job {index} exited with code {process.ExitCode}; its finished units are kept in {runDir}, run again to finish.");
+                var start = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (var a in new[] { cli, "run", entry.Name, "--config", config, "--out", runDir, "--shard", $"{i}/{jobs}", "--threads", threads.ToString(CultureInfo.InvariantCulture) })
+                    start.ArgumentList.Add(a);
+                var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"Could not start {host} {cli}.");
+                int index = i;
+                // A child's progress lines move its lane; its other lines are shown as they are.
+                var forward = Task.WhenAll(
+                    Task.Run(async () =>
+                    {
+                        while (await process.StandardError.ReadLineAsync() is { } line)
+                        {
+                            if (ProgressDisplay.TryParse(line, out var p)) display.Report(index, p);
+                            else display.WriteLine(index, line);
+                        }
+                    }),
+                    Task.Run(async () => { while (await process.StandardOutput.ReadLineAsync() is not null) { } }));
+                children.Add((i, process, forward));
             }
-            process.Dispose();
-        }
+            int failures = 0;
+            foreach (var (index, process, forward) in children)
+            {
+                process.WaitForExit();
+                forward.Wait();
+                if (process.ExitCode != 0)
+                {
+                    failures++;
+                    display.WriteLine(index, $"superalign: job {index} exited with code {process.ExitCode}; its finished units are kept in {runDir}, run again to finish.");
+                }
+                process.Dispose();
+            }
+            return failures;
+        });
         File.Delete(config);
         if (failed > 0) return 1;
         string resultDir = outDir ?? ".";
@@ -382,10 +393,4 @@ public static class CommandLine
     }
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();
-
-    /// <summary>Each protocol report as a line on stderr (stdout keeps the command's own output).</summary>
-    private sealed class LineProgress(TextWriter error) : IProgress<ProtocolProgress>
-    {
-        public void Report(ProtocolProgress value) => error.WriteLine(value.ToString());
-    }
 }
