@@ -48,6 +48,46 @@ public sealed class CommandLineTests
         Assert.Equal(File.ReadAllText(config), File.ReadAllText(again));
     }
 
+    public static TheoryData<string> ProtocolNames() => new(ProtocolCatalog.All.Select(e => e.Name));
+
+    [Theory]
+    [MemberData(nameof(ProtocolNames))]
+    public void Every_protocol_config_written_by_the_command_line_reads_back_to_equal_options(string name)
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        var entry = ProtocolCatalog.Find(name);
+        string first = Path.Combine(dir.Path, "first.json"), second = Path.Combine(dir.Path, "second.json");
+        string[] extra = [];
+        if (name == CoOptimizationComparison.ProtocolName)
+        {
+            // Schedules are data in the file: the conflict-aware list (modes, annealing, searches) goes through --set.
+            var schedules = JsonNode.Parse(ProtocolJson.Serialize(new CoOptimizationOptions { Schedules = ScheduleCandidate.ConflictAware(), ProbePrompts = 16 }))!["schedules"]!;
+            extra = ["--set", $"schedules={schedules.ToJsonString()}", "--set", "probePrompts=16"];
+        }
+        var (code, _, err) = Run(["run", name, "--seeds", "3,5", .. extra, "--write-config", first]);
+        Assert.True(code == 0, err);
+        var read = entry.ReadOptions(File.ReadAllText(first));
+        Assert.IsType(entry.OptionsType, read);
+        Assert.True(JsonNode.DeepEquals(new JsonArray(3, 5), JsonNode.Parse(JsonSerializer.Serialize(read, entry.OptionsType, ProtocolJson.Options))!["seeds"]));
+        read.Validate();
+        // Nothing but the seeds (and the schedules) differs from the defaults, and a second pass writes the same bytes.
+        var expected = (JsonObject)JsonNode.Parse(JsonSerializer.Serialize(entry.DefaultOptions(), entry.OptionsType, ProtocolJson.Options))!;
+        expected["seeds"] = new JsonArray(3, 5);
+        var written = (JsonObject)JsonNode.Parse(File.ReadAllText(first))!;
+        foreach (var (key, value) in expected.Where(p => p.Key != "schedules" && p.Key != "probePrompts"))
+            Assert.True(JsonNode.DeepEquals(value, written[key]), $"{name}: option '{key}' was {written[key]?.ToJsonString()}, expected {value?.ToJsonString()}");
+        Assert.Equal(expected.Count, written.Count);
+        Assert.Equal(0, Run("run", name, "--config", first, "--write-config", second).Code);
+        Assert.Equal(File.ReadAllText(first), File.ReadAllText(second));
+        if (read is CoOptimizationOptions co)
+        {
+            var wanted = ScheduleCandidate.ConflictAware();
+            Assert.Equal(wanted.Select(c => (c.Name, c.ConflictMode, c.Search is null)), co.Schedules.Select(c => (c.Name, c.ConflictMode, c.Search is null)));
+            for (int i = 0; i < wanted.Count; i++)
+                for (long step = 0; step < 120; step++) Assert.Equal(wanted[i].Schedule.Plan(step, 120), co.Schedules[i].Schedule.Plan(step, 120));
+        }
+    }
+
     [Fact]
     public void Shards_merged_give_the_result_of_one_process()
     {

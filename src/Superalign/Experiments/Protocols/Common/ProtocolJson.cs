@@ -27,8 +27,11 @@ public static class ProtocolJson
                 property.ShouldSerialize = (_, _) => false;
     }
 
-    /// <summary>The result as JSON text.</summary>
-    public static string Serialize<T>(T result) => JsonSerializer.Serialize(result, Options);
+    /// <summary>
+    /// The value as JSON text, written as its run-time type: options or a result held as an interface
+    /// (<see cref="IProtocolOptions"/>, <see cref="IProtocolResult"/>) keep every property, not only the interface's.
+    /// </summary>
+    public static string Serialize<T>(T result) => JsonSerializer.Serialize(result, result?.GetType() ?? typeof(T), Options);
 
     /// <summary>Reads a result written by <see cref="Write{T}"/>.</summary>
     public static T Deserialize<T>(string json) =>
