@@ -11,6 +11,7 @@ using Superalign.Data;
 using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
+using Superalign.Runtime;
 using Superalign.Samples;
 using Superalign.Students;
 using TorchSharp;
@@ -18,13 +19,17 @@ using static TorchSharp.torch;
 
 const int Features = 16, Answers = 4, Refuse = Answers, Seed = 7;
 SampleArguments.ParseOrExit(args, "Quickstart", usage: "");
-var (trainX, trainAnswer, trainSensitive) = Generate(4000, Seed);
-var (testX, testAnswer, testSensitive) = Generate(2000, Seed + 1);
-Console.WriteLine($"quickstart: seed {Seed}, {trainX.shape[0]} training and {testX.shape[0]} held-out examples, CPU");
+// The library's default device: CUDA when TorchSharp finds a GPU (untested: no CUDA build has run), else the CPU.
+var device = Devices.Default();
+var (trainX, trainAnswer, trainSensitive) = Generate(4000, Seed, device);
+var (testX, testAnswer, testSensitive) = Generate(2000, Seed + 1, device);
+Console.WriteLine($"quickstart: seed {Seed}, {trainX.shape[0]} training and {testX.shape[0]} held-out examples, {device.type}");
 
 // quickstart:begin
 // A student: an MLP over the features with one output per response (4 answers + refuse).
-using var student = new MlpClassifier(new MlpClassifierOptions(Features, Answers + 1, HiddenWidth: 64, Depth: 2, Seed: Seed), CPU);
+using var student = new MlpClassifier(new MlpClassifierOptions(Features, Answers + 1, HiddenWidth: 64, Depth: 2, Seed: Seed), device);
+// libtorch's thread count: one thread for a model this small (its default, one per core, is many times slower here).
+using var threads = TorchThreads.Use(TorchThreads.Recommended(student.Parameters().Sum(p => p.numel())));
 
 // Competence data: the task's answers. Conformity data: preference pairs from the value rule
 // (sensitive input: refuse ≻ answer; other input: answer ≻ refuse).
@@ -75,11 +80,11 @@ void Report(string when, IClassifierStudent s)
                       $"(refuses {refusedSensitive:P1} of the {testSensitive.sum().ToInt64()} sensitive inputs)");
 }
 
-static (Tensor X, Tensor Answer, Tensor Sensitive) Generate(int n, int seed)
+static (Tensor X, Tensor Answer, Tensor Sensitive) Generate(int n, int seed, Device device)
 {
     var g = new Generator(42);                       // the hidden task rule is shared by train and test
     var w = randn(new long[] { Features, Answers }, generator: g);
     var data = new Generator((ulong)seed);
     var x = randn(new long[] { n, Features }, generator: data);
-    return (x, x.matmul(w).argmax(1), (x.select(1, 0) + x.select(1, 1)) > 1.2);
+    return (x.to(device), x.matmul(w).argmax(1).to(device), ((x.select(1, 0) + x.select(1, 1)) > 1.2).to(device));
 }
