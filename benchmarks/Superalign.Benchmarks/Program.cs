@@ -15,6 +15,8 @@ namespace Superalign.Benchmarks;
 /// <item><c>... -- --soak [steps] [mlp|lm] [shape]</c>: the leak check (default 10,000 steps on the 64x256x3 MLP).</item>
 /// <item><c>... -- --paired [seconds] [fixture ...]</c>: the ratio targets as interleaved pairs in one process (see
 /// <see cref="Paired"/>; default 20 s per comparison, every fixture; writes paired.json).</item>
+/// <item><c>... -- --threads [seconds]</c>: one thread against all cores per MLP width, interleaved (see
+/// <see cref="ThreadCount"/>; default 10 s per width; writes threads.json).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -33,6 +35,11 @@ public static class Program
             double seconds = args.Length > 1 && double.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 20;
             var only = args.Skip(1).Where(a => !double.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
             return Paired.Run(seconds, "paired.json", only);
+        }
+        if (args.Length > 0 && args[0] == "--threads")
+        {
+            double seconds = args.Length > 1 && double.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 10;
+            return ThreadCount.Run(seconds, "threads.json");
         }
         bool quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToList();
