@@ -361,20 +361,48 @@ public static class CommandLine
         return seeds;
     }
 
-    /// <summary>The shard from <c>--shard i/N</c>, else from Slurm's array variables, else none.</summary>
-    internal static (int Index, int Count)? Shard(string? text)
+    /// <summary>The environment variable that gives the shard count to a Kubernetes indexed Job's pods.</summary>
+    public const string ShardCountVariable = "SUPERALIGN_SHARD_COUNT";
+
+    /// <summary>
+    /// The shard from <c>--shard i/N</c>; else from Slurm's array variables (<c>SLURM_ARRAY_TASK_ID</c>/<c>SLURM_ARRAY_TASK_COUNT</c>);
+    /// else from a Kubernetes indexed Job's <c>JOB_COMPLETION_INDEX</c> with the count from <see cref="ShardCountVariable"/>
+    /// (Kubernetes does not put the Job's completions in the environment); else none.
+    /// </summary>
+    internal static (int Index, int Count)? Shard(string? text) => Shard(text, Environment.GetEnvironmentVariable);
+
+    /// <summary><see cref="Shard(string?)"/> with the environment read through <paramref name="environment"/>.</summary>
+    internal static (int Index, int Count)? Shard(string? text, Func<string, string?> environment)
     {
+        string source = "--shard ";
         if (text is null)
         {
-            string? id = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID"), count = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT");
-            if (id is null || count is null) return null;
-            text = $"{id}/{count}";
+            string? id = environment("SLURM_ARRAY_TASK_ID"), count = environment("SLURM_ARRAY_TASK_COUNT");
+            string? index = environment("JOB_COMPLETION_INDEX"), shards = environment(ShardCountVariable);
+            if (id is not null && count is not null)
+            {
+                (text, source) = ($"{id}/{count}", "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT = ");
+            }
+            else if (index is not null)
+            {
+                if (shards is null)
+                    throw new BadInputException($"JOB_COMPLETION_INDEX={index} (a Kubernetes indexed Job) gives this shard's index but not the count: set {ShardCountVariable} to the Job's completions, or pass --shard i/N.");
+                (text, source) = ($"{index}/{shards}", $"JOB_COMPLETION_INDEX/{ShardCountVariable} = ");
+            }
+            else if (shards is not null)
+            {
+                throw new BadInputException($"{ShardCountVariable}={shards} is set but no shard index is (JOB_COMPLETION_INDEX, set by a Kubernetes indexed Job): pass --shard i/N, or unset it to run every unit.");
+            }
+            else
+            {
+                return null;
+            }
         }
         var parts = text.Split('/');
         if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int i)
             && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && i < n)
             return (i, n);
-        throw new BadInputException($"--shard {text}: expected i/N with 0 <= i < N (e.g. 0/4).");
+        throw new BadInputException($"{source}{text}: expected i/N with 0 <= i < N (e.g. 0/4).");
     }
 
     private static void CheckWritable(string directory)

@@ -244,6 +244,10 @@ namespace Superalign.Build
         /// <summary>Path of the system libstdc++.so.6; found in the standard places when empty.</summary>
         public string? SystemLibStdCxx { get; set; }
 
+        /// <summary>The files of <see cref="Files"/> that needed the fix: patched by this call, or patched already.</summary>
+        [Microsoft.Build.Framework.Output]
+        public Microsoft.Build.Framework.ITaskItem[] Patched { get; private set; } = Array.Empty<Microsoft.Build.Framework.ITaskItem>();
+
         /// <inheritdoc />
         public override bool Execute()
         {
@@ -253,6 +257,7 @@ namespace Superalign.Build
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Low, "Superalign: no system libstdc++.so.6 found; nothing to patch.");
                 return true;
             }
+            var patched = new List<Microsoft.Build.Framework.ITaskItem>();
             foreach (var item in Files)
             {
                 string path = item.ItemSpec;
@@ -260,6 +265,7 @@ namespace Superalign.Build
                 try
                 {
                     var result = ElfVersionPatcher.Patch(path, system);
+                    if (result.Changed || result.AlreadyWeak.Count > 0) patched.Add(item);
                     if (result.Changed)
                         Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Normal,
                             $"Superalign: marked {string.Join(", ", result.Weakened)} weak in {path} (missing from {system}).");
@@ -269,6 +275,7 @@ namespace Superalign.Build
                     Log.LogWarning($"Superalign: could not patch {path}: {ex.Message}");
                 }
             }
+            Patched = patched.ToArray();
             return !Log.HasLoggedErrors;
         }
     }

@@ -10,14 +10,14 @@ namespace Superalign.Tests.Cli;
 /// <summary>The command line, in process: settings, config files, shards and their merge, and bad input.</summary>
 public sealed class CommandLineTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
         int code = CommandLine.Run(args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 
-    private static string WithoutTimings(string resultPath)
+    internal static string WithoutTimings(string resultPath)
     {
         var entry = ProtocolCatalog.Find(Sandwiching.ProtocolName);
         var result = (IProtocolResult)ProtocolJson.Deserialize(File.ReadAllText(resultPath), entry.ResultType);
@@ -25,7 +25,7 @@ public sealed class CommandLineTests
     }
 
     /// <summary>The tiny sandwiching options of the resume tests, as the --set settings that make them from the defaults.</summary>
-    private static string[] TinySettings()
+    internal static string[] TinySettings()
     {
         var tiny = (JsonObject)JsonNode.Parse(JsonSerializer.Serialize(ResumeTestKit.TinyOptions(Sandwiching.ProtocolName), typeof(SandwichingOptions), ProtocolJson.Options))!;
         return tiny.Where(p => p.Key != "seeds").SelectMany(p => new[] { "--set", $"{p.Key}={p.Value!.ToJsonString()}" }).ToArray();
