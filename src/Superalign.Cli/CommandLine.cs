@@ -50,7 +50,7 @@ public static class CommandLine
         var seeds = new Option<string?>("--seeds") { Description = "Seeds: 0-19, 0,2,5 or 3 (sets the Seeds option)." };
         var outDir = new Option<string?>("--out") { Description = "Run directory: finished units are kept there (a killed run resumes) and result.json is written there." };
         var threads = new Option<int>("--threads") { Description = "Torch threads (1 is the fastest for the built-in models on small machines).", DefaultValueFactory = _ => 1 };
-        var shard = new Option<string?>("--shard") { Description = "Run share i of N of the units (i/N, 0-based) into --out; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set. Merge the shards with superalign merge." };
+        var shard = new Option<string?>("--shard") { Description = "Run share i of N of the units (i/N, 0-based) into --out; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else from JOB_COMPLETION_INDEX (a Kubernetes indexed Job) with SUPERALIGN_SHARD_COUNT, when set. Merge the shards with superalign merge." };
         var writeConfig = new Option<string?>("--write-config") { Description = "Write the effective options as JSON to this file and exit without running." };
         var jobs = new Option<int>("--jobs") { Description = "Run the units in this many local processes (each a shard), then merge them.", DefaultValueFactory = _ => 1 };
         var run = new Command("run", "Run a protocol.") { protocol, config, set, seeds, outDir, threads, shard, writeConfig, jobs };
