@@ -22,6 +22,11 @@ namespace Superalign.Experiments.Protocols;
 /// for <see cref="CoOptimizationOptions.PretrainSteps"/> updates (the base); the base's log-probabilities of the
 /// conformity pairs are cached once (the DPO reference for every schedule); then each schedule trains a copy of the
 /// base. Competence data are the task's labels (answer everything); conformity data are the rule's preference pairs.
+/// <para>On your own data (<see cref="CoOptimizationOptions.SftData"/>, <see cref="CoOptimizationOptions.PreferenceData"/>)
+/// the SFT rows are the competence data and the preference rows the conformity data; each file is split per seed into
+/// training and held-out rows, and held-out competence (<see cref="CoOptimizationOptions.CompetenceMetric"/>) and
+/// conformity (preference accuracy) are measured on the held-out rows (docs/protocols.md, "Your own data and model").
+/// A <see cref="LanguageModelFactory"/> replaces the tiny LM with your own student.</para>
 /// </remarks>
 public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, CoOptimizationResult>
 {

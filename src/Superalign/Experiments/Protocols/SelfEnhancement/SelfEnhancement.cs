@@ -24,6 +24,10 @@ namespace Superalign.Experiments.Protocols;
 /// the higher score (<see cref="ScoringPreferenceSupervisor.FromJudge"/> at temperature 0). The preference loss's
 /// reference, where it needs one, is the policy at the start of each round. Each round reports held-out competence and
 /// conformity, the judge's agreement with the exact checkers, and the diversity of samples (to catch collapse).
+/// <para>On your own data (<see cref="SelfEnhancementOptions.SftData"/>, <see cref="SelfEnhancementOptions.PreferenceData"/>)
+/// the SFT file's training rows are the demonstrations, the preference file's training prompts are sampled for
+/// feedback, and the held-out rows give competence, conformity (preference accuracy) and the judge's agreement with
+/// your labels; the oracle judge is not available. A <see cref="LanguageModelFactory"/> replaces the tiny LM.</para>
 /// </remarks>
 public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhancementResult>
 {
