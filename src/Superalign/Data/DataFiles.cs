@@ -48,6 +48,17 @@ public sealed record PreferenceRecord(string Prompt, string Chosen, string Rejec
     public string Location => Source is null ? "record" : $"{Source}:{Line}";
 }
 
+/// <summary>One supervised fine-tuning record in TRL's prompt-completion format.</summary>
+/// <param name="Prompt">The prompt.</param>
+/// <param name="Completion">The completion the model should produce.</param>
+/// <param name="Source">The file the record came from, or null (records built in code).</param>
+/// <param name="Line">Its 1-based line in <paramref name="Source"/>, or 0.</param>
+public sealed record SftRecord(string Prompt, string Completion, string? Source = null, long Line = 0)
+{
+    /// <summary>Where the record came from, as <c>path:line</c> (or <c>record</c> when built in code), for error messages.</summary>
+    public string Location => Source is null ? "record" : $"{Source}:{Line}";
+}
+
 /// <summary>The settings of <see cref="DataFiles.ReadClassificationCsv"/>, checked in one place.</summary>
 internal sealed record CsvReadOptions
 {
@@ -285,13 +296,34 @@ public static class DataFiles
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="DataFileException">The file or a line is malformed, or the file is not a regular file (the message names file and line).</exception>
     /// <exception cref="ArgumentException">A limit is not positive.</exception>
-    public static IReadOnlyList<PreferenceRecord> ReadPreferenceJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars)
+    public static IReadOnlyList<PreferenceRecord> ReadPreferenceJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars) =>
+        ReadJsonl(path, maxLineBytes, maxFieldChars, ["prompt", "chosen", "rejected"], "TRL's preference format needs prompt, chosen, rejected",
+            (f, line) => new PreferenceRecord(f[0], f[1], f[2], path, line));
+
+    /// <summary>
+    /// Reads supervised fine-tuning examples from JSON Lines in TRL's prompt-completion format: one object per line
+    /// with string fields <c>prompt</c> and <c>completion</c> (other fields are ignored; TRL's conversational
+    /// <c>messages</c> format is not read). Blank lines are skipped; limits and Unicode rules as for
+    /// <see cref="ReadPreferenceJsonl"/>.
+    /// </summary>
+    /// <param name="path">The file: a regular file in UTF-8.</param>
+    /// <param name="maxLineBytes">The longest line (one record) accepted, in bytes without its terminator.</param>
+    /// <param name="maxFieldChars">The longest <c>prompt</c> or <c>completion</c> accepted, in characters.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DataFileException">The file or a line is malformed, or the file is not a regular file (the message names file and line).</exception>
+    /// <exception cref="ArgumentException">A limit is not positive.</exception>
+    public static IReadOnlyList<SftRecord> ReadSftJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars) =>
+        ReadJsonl(path, maxLineBytes, maxFieldChars, ["prompt", "completion"], "TRL's prompt-completion format needs prompt, completion",
+            (f, line) => new SftRecord(f[0], f[1], path, line));
+
+    /// <summary>One record per non-blank line: a JSON object whose string fields <paramref name="fields"/> make a record.</summary>
+    private static IReadOnlyList<T> ReadJsonl<T>(string path, int maxLineBytes, int maxFieldChars, string[] fields, string format, Func<string[], long, T> make)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var options = new JsonlReadOptions { MaxLineBytes = maxLineBytes, MaxFieldChars = maxFieldChars };
         options.Validate();
         using var reader = DataFileLineReader.Open(path, "JSONL", options.MaxLineBytes);
-        var records = new List<PreferenceRecord>();
+        var records = new List<T>();
         while (reader.Next())
         {
             long lineNumber = reader.Number;
@@ -323,7 +355,7 @@ public static class DataFiles
                         throw new DataFileException(path, lineNumber, $"a field name is not valid Unicode text (an escaped lone surrogate such as \\ud800?): {Excerpts.Of(e.Message, 200)}", e);
                     }
                     if (!found)
-                        throw new DataFileException(path, lineNumber, $"missing field '{name}' (TRL's preference format needs prompt, chosen, rejected).");
+                        throw new DataFileException(path, lineNumber, $"missing field '{name}' ({format}).");
                     if (value.ValueKind != JsonValueKind.String)
                         throw new DataFileException(path, lineNumber, $"field '{name}' must be a string, found {value.ValueKind}.");
                     string text;
@@ -339,7 +371,7 @@ public static class DataFiles
                         throw new DataFileException(path, lineNumber, $"field '{name}' has {text.Length:N0} characters, more than {options.MaxFieldChars:N0} (maxFieldChars).");
                     return text;
                 }
-                records.Add(new PreferenceRecord(Field("prompt"), Field("chosen"), Field("rejected"), path, lineNumber));
+                records.Add(make(fields.Select(Field).ToArray(), lineNumber));
             }
         }
         if (records.Count == 0) throw new DataFileException(path, Math.Max(1, reader.Number), "the file has no records.");

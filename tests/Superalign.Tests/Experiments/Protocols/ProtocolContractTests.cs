@@ -40,6 +40,33 @@ public sealed class ProtocolContractTests
     }
 
     [Fact]
+    public void The_own_data_options_read_back_with_their_values()
+    {
+        var w2s = new WeakToStrongOptions
+        {
+            CompetenceLoss = "logconf",
+            CompetenceOptions = new CompetenceObjectiveOptions { Alpha = 0.75, WarmupFraction = 0.1, Hardening = Superalign.Objectives.Competence.Hardening.MatchWeakMarginals },
+            StandardizeFeatures = true,
+            WeakTraining = new TrainingSettings { Steps = 100, LearningRate = 1e-3 },
+            StudentTraining = new TrainingSettings { Epochs = 2.5, BatchSize = 32 },
+            CeilingTraining = new TrainingSettings { BatchSize = 8 },
+        };
+        var read = (WeakToStrongOptions)ProtocolCatalog.Find(WeakToStrong.ProtocolName).ReadOptions(ProtocolJson.Serialize(w2s));
+        Assert.Equal((w2s.CompetenceOptions, w2s.WeakTraining, w2s.StudentTraining, w2s.CeilingTraining, true),
+            (read.CompetenceOptions, read.WeakTraining, read.StudentTraining, read.CeilingTraining, read.StandardizeFeatures));
+        read.Validate();
+
+        var co = new CoOptimizationOptions { SftData = "data/sft.jsonl", PreferenceData = "data/pref.jsonl", HeldOutFraction = 0.3, CompetenceMetric = CompletionMetric.TokenProbability };
+        var coRead = (CoOptimizationOptions)ProtocolCatalog.Find(CoOptimizationComparison.ProtocolName).ReadOptions(ProtocolJson.Serialize(co));
+        Assert.Equal((co.SftData, co.PreferenceData, 0.3, CompletionMetric.TokenProbability), (coRead.SftData, coRead.PreferenceData, coRead.HeldOutFraction, coRead.CompetenceMetric));
+
+        var se = new SelfEnhancementOptions { SftData = "a.jsonl", PreferenceData = "b.jsonl", HeldOutFraction = 0.1, CompetenceMetric = CompletionMetric.TokenProbability, Judges = [FeedbackJudge.Peer] };
+        var seRead = (SelfEnhancementOptions)ProtocolCatalog.Find(SelfEnhancement.ProtocolName).ReadOptions(ProtocolJson.Serialize(se));
+        Assert.Equal((se.SftData, se.PreferenceData, 0.1, CompletionMetric.TokenProbability), (seRead.SftData, seRead.PreferenceData, seRead.HeldOutFraction, seRead.CompetenceMetric));
+        Assert.Contains("\"competenceMetric\": \"tokenProbability\"", ProtocolJson.Serialize(se));
+    }
+
+    [Fact]
     public void Every_built_in_schedule_candidate_reads_back_the_same_plans_modes_and_searches()
     {
         var candidates = ScheduleCandidate.Defaults().Concat(ScheduleCandidate.ConflictAware())

@@ -22,6 +22,11 @@ namespace Superalign.Experiments.Protocols;
 /// for <see cref="CoOptimizationOptions.PretrainSteps"/> updates (the base); the base's log-probabilities of the
 /// conformity pairs are cached once (the DPO reference for every schedule); then each schedule trains a copy of the
 /// base. Competence data are the task's labels (answer everything); conformity data are the rule's preference pairs.
+/// <para>On your own data (<see cref="CoOptimizationOptions.SftData"/>, <see cref="CoOptimizationOptions.PreferenceData"/>)
+/// the SFT rows are the competence data and the preference rows the conformity data; each file is split per seed into
+/// training and held-out rows, and held-out competence (<see cref="CoOptimizationOptions.CompetenceMetric"/>) and
+/// conformity (preference accuracy) are measured on the held-out rows (docs/protocols.md, "Your own data and model").
+/// A <see cref="LanguageModelFactory"/> replaces the tiny LM with your own student.</para>
 /// </remarks>
 public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, CoOptimizationResult>
 {
@@ -29,16 +34,45 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     public const string ProtocolName = "co-optimization";
 
     // The random streams of a seed (SeedStreams); the task instance itself takes the seed as it is.
-    private const int InitStream = 1, BaseSftStream = 2, CompetenceBatchStream = 3, ConformityBatchStream = 4, ProbeSplitStream = 5;
+    private const int InitStream = 1, BaseSftStream = 2, CompetenceBatchStream = 3, ConformityBatchStream = 4, ProbeSplitStream = 5,
+        SftSplitStream = 6, PreferenceSplitStream = 7, PreferenceProbeStream = 8;
 
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
     /// <param name="loggerFactory">Optional logging: the protocol's lines and the optimizers' summaries.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="ArgumentException">
+    /// <see cref="CoOptimizationOptions.SftData"/> or <see cref="CoOptimizationOptions.PreferenceData"/> is missing or
+    /// has a bad row (the message names the option and the file:line; the inner exception is the
+    /// <see cref="DataFileException"/>): every row is read here, before any training.
+    /// </exception>
     public CoOptimizationComparison(CoOptimizationOptions? options = null, ILoggerFactory? loggerFactory = null)
         : base(ProtocolName, options ?? new CoOptimizationOptions(), loggerFactory)
     {
+        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, nameof(CoOptimizationOptions));
     }
+
+    /// <summary>Creates the protocol with your own language-model student in place of the built-in tiny LM.</summary>
+    /// <param name="studentFactory">
+    /// Makes the base model of each seed (every schedule trains a <see cref="IStudent.Clone"/> of it). The run
+    /// fingerprint does not see the factory: give a run directory of its own, or <see cref="ProtocolRun.ExternalInputs"/>
+    /// naming the model, when you change it.
+    /// </param>
+    /// <param name="options">Options (validated here); null takes the defaults. ModelDim, Layers and Heads are not used.</param>
+    /// <param name="loggerFactory">Optional logging.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor).</exception>
+    public CoOptimizationComparison(LanguageModelFactory studentFactory, CoOptimizationOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory)
+    {
+        _factory = studentFactory ?? throw new ArgumentNullException(nameof(studentFactory));
+    }
+
+    private readonly LmUserData? _data;
+    private readonly LanguageModelFactory? _factory;
+
+    /// <inheritdoc />
+    protected override string? DataInputs => _data?.Inputs;
 
     /// <inheritdoc />
     public override CoOptimizationResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -82,28 +116,73 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     private SeedUnitData RunSeed(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
     {
         var o = Options;
-        var task = new ValueConflictTask(o.Task with { Seed = seed });
-        var (train, probes) = SplitProbes(task, seed);
-        var competence = task.CompetenceData(train);
-        using var baseModel = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", device);
-        LmTraining.Sft(baseModel, competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
-        var baseScores = task.Evaluate(baseModel);
+        var data = _data is null ? BuiltInData(seed) : UserData(_data, seed);
+        using var baseModel = LmTraining.NewModel(_factory,
+            new LanguageModelRequest(SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", data.VocabularySize, data.SequenceLength, device), o.ModelDim, o.Layers, o.Heads);
+        LmTraining.Sft(baseModel, data.Competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
+        var baseScores = data.Evaluate(baseModel);
         Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
         stages.Report($"seed {seed}: base trained");
         // The base is the reference of every schedule: its log-probs of the pairs are computed once.
-        var conformity = task.ConformityData(train).WithReferenceLogProbs(baseModel);
-        var probeData = probes.Count == 0 ? null : new ProbeData(task.CompetenceData(probes), task.ConformityData(probes).WithReferenceLogProbs(baseModel));
+        var conformity = data.Conformity.WithReferenceLogProbs(baseModel);
+        var probeData = data.Probes is { } p ? new ProbeData(p.Competence, p.Conformity.WithReferenceLogProbs(baseModel)) : null;
         var runs = new List<ScheduleRun>();
         foreach (var candidate in o.Schedules)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var run = TrainSchedule(task, (TinyCausalLm)baseModel.Clone(), candidate, seed, baseScores, competence, conformity, probeData, cancellationToken);
+            var run = TrainSchedule(data.Evaluate, (ILanguageModelStudent)baseModel.Clone(), candidate, seed, baseScores, data.Competence, conformity, probeData, cancellationToken);
             runs.Add(run);
             Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
                 seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
             stages.Report($"seed {seed}: {candidate.Name} trained");
         }
-        return new SeedUnitData(baseScores, runs, train.Count, task.TestPrompts.Count);
+        return new SeedUnitData(baseScores, runs, data.TrainCount, data.TestCount);
+    }
+
+    /// <summary>
+    /// What a seed trains and evaluates on: the competence data, the conformity pairs (without reference log-probs),
+    /// the probes of the direction searches (null without <see cref="CoOptimizationOptions.ProbePrompts"/>), the held-out
+    /// evaluation, and the sizes the tokenizer and the data need.
+    /// </summary>
+    private sealed record SeedData(SupervisedDataset Competence, PreferenceDataset Conformity, (SupervisedDataset Competence, PreferenceDataset Conformity)? Probes,
+        Func<ILanguageModelStudent, ValueConflictScores> Evaluate, int VocabularySize, int SequenceLength, int TrainCount, int TestCount);
+
+    private SeedData BuiltInData(int seed)
+    {
+        var task = new ValueConflictTask(Options.Task with { Seed = seed });
+        var (train, probes) = SplitProbes(task, seed);
+        return new SeedData(task.CompetenceData(train), task.ConformityData(train),
+            probes.Count == 0 ? null : (task.CompetenceData(probes), task.ConformityData(probes)),
+            task.Evaluate, task.Tokenizer.VocabularySize, task.SequenceLength, train.Count, task.TestPrompts.Count);
+    }
+
+    /// <summary>
+    /// Your files for one seed: each split with the seed into training and held-out rows; with probes, the first
+    /// <see cref="CoOptimizationOptions.ProbePrompts"/> rows of a seeded order of each file's training rows are the probes.
+    /// </summary>
+    private SeedData UserData(LmUserData data, int seed)
+    {
+        var o = Options;
+        var split = data.SplitFor(seed, o.HeldOutFraction, SftSplitStream, PreferenceSplitStream);
+        var (sftTrain, sftProbes) = Probes(split.SftTrain, seed, ProbeSplitStream, "SftData");
+        var (prefTrain, prefProbes) = Probes(split.PreferenceTrain, seed, PreferenceProbeStream, "PreferenceData");
+        return new SeedData(data.SupervisedData(sftTrain), data.PreferenceData(prefTrain),
+            sftProbes.Count == 0 ? null : (data.SupervisedData(sftProbes), data.PreferenceData(prefProbes)),
+            m => data.Evaluate(m, split.SftTest, split.PreferenceTest, o.CompetenceMetric),
+            data.Tokenizer.VocabularySize, data.SequenceLength, sftTrain.Count, split.SftTest.Count);
+    }
+
+    private (IReadOnlyList<T> Train, IReadOnlyList<T> Probes) Probes<T>(IReadOnlyList<T> rows, int seed, int stream, string file)
+    {
+        int count = Options.ProbePrompts;
+        if (count == 0) return (rows, []);
+        if (count > rows.Count - 1)
+            throw new ArgumentOutOfRangeException(nameof(CoOptimizationOptions.ProbePrompts), count,
+                $"{nameof(CoOptimizationOptions)}.{nameof(CoOptimizationOptions.ProbePrompts)} must leave at least one training row of {file}; seed {seed} trains on {rows.Count}.");
+        var order = Enumerable.Range(0, rows.Count).ToArray();
+        new Random(SeedStreams.Mix(seed, stream)).Shuffle(order);
+        var probes = order.Take(count).ToHashSet();
+        return (Enumerable.Range(0, rows.Count).Where(i => !probes.Contains(i)).Select(i => rows[i]).ToList(), probes.Order().Select(i => rows[i]).ToList());
     }
 
     /// <summary>The held-out probes of the direction searches: the probe prompts' competence data and preference pairs.</summary>
@@ -140,7 +219,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         return candidate.Schedule.Plan(0, budget).Phase == TrainingPhase.Joint ? budget / 2 : budget;
     }
 
-    private ScheduleRun TrainSchedule(ValueConflictTask task, TinyCausalLm student, ScheduleCandidate candidate, int seed, ValueConflictScores baseScores,
+    private ScheduleRun TrainSchedule(Func<ILanguageModelStudent, ValueConflictScores> evaluate, ILanguageModelStudent student, ScheduleCandidate candidate, int seed, ValueConflictScores baseScores,
         SupervisedDataset competence, PreferenceDataset conformity, ProbeData? probes, CancellationToken cancellationToken)
     {
         using var _ = student;
@@ -179,11 +258,11 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
             if (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek())
             {
                 while (checkpoints.Count > 0 && competenceUsed + conformityUsed >= checkpoints.Peek()) checkpoints.Dequeue();
-                var point = task.Evaluate(student);
+                var point = evaluate(student);
                 trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, point.Competence, point.Conformity));
             }
         }
-        var scores = task.Evaluate(student);
+        var scores = evaluate(student);
         trajectory.Add(new TrajectoryPoint(competenceUsed + conformityUsed, scores.Competence, scores.Conformity));
         return new ScheduleRun(candidate.Name, seed, scores, (int)optimizer.StepsDone, competenceUsed, conformityUsed, trajectory, clock.Elapsed.TotalSeconds,
             optimizer.DirectionSearchStatistics);

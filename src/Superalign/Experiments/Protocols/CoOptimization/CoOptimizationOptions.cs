@@ -10,8 +10,34 @@ namespace Superalign.Experiments.Protocols;
 /// <summary>Options of <see cref="CoOptimizationComparison"/>; validated when the protocol is created.</summary>
 public sealed record CoOptimizationOptions : IProtocolOptions
 {
-    /// <summary>The value-conflict task (its split seed is replaced by each run's seed).</summary>
+    /// <summary>The value-conflict task (its split seed is replaced by each run's seed); not used with <see cref="SftData"/>.</summary>
     public ValueConflictTaskOptions Task { get; init; } = new();
+
+    /// <summary>
+    /// Your SFT data: a JSONL file in TRL's prompt-completion format (<c>prompt</c>, <c>completion</c>), the competence
+    /// data in place of the task's. Set together with <see cref="PreferenceData"/>; null (default) runs the built-in task.
+    /// Every row is read and checked when the protocol is created; the file's SHA-256 is part of the run fingerprint.
+    /// </summary>
+    public string? SftData { get; init; }
+
+    /// <summary>
+    /// Your preference data: a JSONL file in TRL's preference format (<c>prompt</c>, <c>chosen</c>, <c>rejected</c>),
+    /// the conformity data in place of the task's rule pairs. Set together with <see cref="SftData"/>.
+    /// </summary>
+    public string? PreferenceData { get; init; }
+
+    /// <summary>
+    /// With <see cref="SftData"/>: the share of each file held out per seed for evaluation (a seeded split), in (0, 1).
+    /// Default 0.2. Not used on the built-in task (its split is <see cref="ValueConflictTaskOptions.TestFraction"/>).
+    /// </summary>
+    public double HeldOutFraction { get; init; } = 0.2;
+
+    /// <summary>
+    /// With <see cref="SftData"/>: how competence is measured on the held-out SFT rows. Default
+    /// <see cref="CompletionMetric.ExactMatch"/>. Conformity on your data is always the preference accuracy on the
+    /// held-out pairs (docs/protocols.md, "Your own data").
+    /// </summary>
+    public CompletionMetric CompetenceMetric { get; init; } = CompletionMetric.ExactMatch;
 
     /// <summary>Seeds: each gives its own split, initial weights, base model and batch order. At least one; distinct.</summary>
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
@@ -23,7 +49,7 @@ public sealed record CoOptimizationOptions : IProtocolOptions
     [JsonIgnore]
     public IReadOnlyList<string> ScheduleNames => Schedules.Select(s => $"{s.Name}: {s.Description}").ToList();
 
-    /// <summary>Width of the tiny LM's residual stream.</summary>
+    /// <summary>Width of the tiny LM's residual stream (the built-in model; a <see cref="LanguageModelFactory"/> replaces it).</summary>
     public int ModelDim { get; init; } = 64;
 
     /// <summary>Transformer blocks of the tiny LM.</summary>
@@ -99,6 +125,7 @@ public sealed record CoOptimizationOptions : IProtocolOptions
         ProtocolCheck.Positive(Beta, nameof(Beta), owner);
         ProtocolCheck.AtLeast(Checkpoints, 0, nameof(Checkpoints), owner);
         ProtocolCheck.AtLeast(ProbePrompts, 0, nameof(ProbePrompts), owner);
+        ProtocolCheck.UserLmData(SftData, PreferenceData, HeldOutFraction, CompetenceMetric, owner);
         if (Schedules.FirstOrDefault(s => s.Search is not null) is { } searching)
         {
             if (ProbePrompts < 1)

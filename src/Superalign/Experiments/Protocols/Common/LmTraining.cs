@@ -8,12 +8,26 @@ using static TorchSharp.torch;
 
 namespace Superalign.Experiments.Protocols;
 
-/// <summary>Training steps shared by the protocols that run on the value-conflict task.</summary>
+/// <summary>Models and training steps shared by the language-model protocols.</summary>
 internal static class LmTraining
 {
-    /// <summary>A tiny LM sized for <paramref name="task"/>, initialised from <paramref name="seed"/> (the same weights on every device).</summary>
-    public static TinyCausalLm NewModel(ValueConflictTask task, int modelDim, int layers, int heads, int seed, string name, Device device) =>
-        new(new TinyCausalLmOptions(task.Tokenizer.VocabularySize, task.SequenceLength, modelDim, layers, heads, Seed: seed), device, name);
+    /// <summary>
+    /// A model from <paramref name="factory"/> (or the built-in tiny LM), checked against the data's vocabulary and
+    /// sequence length.
+    /// </summary>
+    public static ILanguageModelStudent NewModel(LanguageModelFactory? factory, LanguageModelRequest request, int modelDim, int layers, int heads)
+    {
+        if (factory is null)
+            return new TinyCausalLm(new TinyCausalLmOptions(request.VocabularySize, request.SequenceLength, modelDim, layers, heads, Seed: request.Seed), request.Device, request.Name);
+        var model = factory(request) ?? throw new InvalidOperationException($"The language-model factory returned null for '{request.Name}'.");
+        if (model.VocabularySize != request.VocabularySize || model.MaxSequenceLength < request.SequenceLength)
+        {
+            model.Dispose();
+            throw new InvalidOperationException(
+                $"The language-model factory made '{request.Name}' with vocabulary {model.VocabularySize} and sequence length {model.MaxSequenceLength}; the data need vocabulary {request.VocabularySize} exactly (the protocol's character tokenizer) and sequence length at least {request.SequenceLength} (LanguageModelRequest).");
+        }
+        return model;
+    }
 
     /// <summary>Optimizer options: AdamW at <paramref name="learningRate"/>, 5% warm-up, cosine decay, no periodic log line.</summary>
     public static AlternatingOptimizerOptions Options(int steps, IAlternationSchedule schedule, double learningRate) => new()

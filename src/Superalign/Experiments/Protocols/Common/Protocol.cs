@@ -189,8 +189,15 @@ public abstract class Protocol<TOptions, TResult> : IProtocol<TOptions, TResult>
     protected ProtocolUnitStore? OpenStore(ProtocolRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return run.Directory is null ? null : ProtocolUnitStore.Open(run.Directory, Name, Options, Units, run.ExternalInputs, Logger);
+        return run.Directory is null ? null : ProtocolUnitStore.Open(run.Directory, Name, Options, Units, run.ExternalInputs, Logger, DataInputs);
     }
+
+    /// <summary>
+    /// The data files the options name, with their content hashes (e.g. <c>SftData=sft.jsonl sha256:…</c>), or null when
+    /// they name none: part of the fingerprint of a run directory (<see cref="ProtocolUnitStore.ComputeFingerprint"/>),
+    /// so units computed from other data are refused rather than merged.
+    /// </summary>
+    protected virtual string? DataInputs => null;
 
     /// <summary>
     /// One unit: read back from <paramref name="store"/> when it holds it (then <paramref name="readBack"/> runs),

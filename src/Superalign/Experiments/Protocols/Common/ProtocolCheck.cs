@@ -94,4 +94,24 @@ internal static class ProtocolCheck
         if (string.IsNullOrWhiteSpace(device))
             throw new ArgumentOutOfRangeException(option, device, $"{owner}.{option} must name a device (auto, cpu, cuda, cuda:N).");
     }
+
+    /// <summary>
+    /// The user-data options of the language-model protocols: both files or neither, each an existing file, the held-out
+    /// share in (0, 1) and a known competence metric. (The rows are read and checked when the protocol is created.)
+    /// </summary>
+    public static void UserLmData(string? sftData, string? preferenceData, double heldOutFraction, CompletionMetric metric, string owner)
+    {
+        if ((sftData is null) != (preferenceData is null))
+            throw new ArgumentException($"{owner}.SftData and {owner}.PreferenceData go together: competence is trained and measured on the SFT file, conformity on the preference file; set both or neither.",
+                sftData is null ? "SftData" : "PreferenceData");
+        foreach (var (path, option) in new[] { (sftData, "SftData"), (preferenceData, "PreferenceData") })
+        {
+            if (path is null) continue;
+            if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{owner}.{option} is empty; give a JSONL file or leave it null.", option);
+            if (!File.Exists(path)) throw new ArgumentException($"{owner}.{option}: no file at '{path}' (relative paths are relative to {Environment.CurrentDirectory}).", option);
+        }
+        Fraction(heldOutFraction, "HeldOutFraction", owner);
+        if (!Enum.IsDefined(metric))
+            throw new ArgumentOutOfRangeException("CompetenceMetric", metric, $"{owner}.CompetenceMetric must be one of {string.Join(", ", Enum.GetNames<CompletionMetric>())}.");
+    }
 }

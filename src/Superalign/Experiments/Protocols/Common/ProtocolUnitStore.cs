@@ -22,7 +22,8 @@ namespace Superalign.Experiments.Protocols;
 /// dead process of this host left behind are deleted when the store is opened; those of live processes (another shard
 /// of the same run) and of other hosts are left alone.</para>
 /// <para><b>Fingerprint.</b> SHA-256 (hex) of a format tag, the protocol's name, the options as <see cref="ProtocolJson"/>
-/// writes them (every option, including the device) and <see cref="ProtocolRun.ExternalInputs"/>. A directory or unit
+/// writes them (every option, including the device), <see cref="ProtocolRun.ExternalInputs"/> and the protocol's own
+/// data inputs (the names and SHA-256 of the data files its options name, when any). A directory or unit
 /// file with another fingerprint is refused with an <see cref="InvalidOperationException"/> that names the directory
 /// and both fingerprints: results of two configurations are never mixed, and nothing is deleted behind your back.</para>
 /// <para><b>Damaged files.</b> A unit file that is not valid JSON (e.g. truncated by a full disk), names another unit
@@ -59,17 +60,23 @@ public sealed class ProtocolUnitStore
 
     /// <summary>
     /// The fingerprint of a configuration: SHA-256, as 64 lowercase hex digits, of a format tag, the protocol's name,
-    /// the options as <see cref="ProtocolJson"/> writes them (their runtime type's properties) and
-    /// <paramref name="externalInputs"/>.
+    /// the options as <see cref="ProtocolJson"/> writes them (their runtime type's properties),
+    /// <paramref name="externalInputs"/> and, when given, <paramref name="dataInputs"/> (without them the fingerprint is
+    /// the one earlier versions computed, so existing run directories stay valid).
     /// </summary>
     /// <param name="protocol">The protocol's name.</param>
     /// <param name="options">The options.</param>
     /// <param name="externalInputs">What else decides the results (<see cref="ProtocolRun.ExternalInputs"/>), or null.</param>
-    public static string ComputeFingerprint(string protocol, IProtocolOptions options, string? externalInputs = null)
+    /// <param name="dataInputs">
+    /// The data files the options name, with their content hashes, as the protocol describes them (e.g.
+    /// <c>SftData=data/sft.jsonl sha256:…</c>), or null when the options name none: changed data never merge with old units.
+    /// </param>
+    public static string ComputeFingerprint(string protocol, IProtocolOptions options, string? externalInputs = null, string? dataInputs = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(protocol);
         ArgumentNullException.ThrowIfNull(options);
         string text = string.Join("\n", Format, protocol, OptionsJson(options), externalInputs ?? "");
+        if (dataInputs is not null) text += "\ndata:" + dataInputs;
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
@@ -83,14 +90,15 @@ public sealed class ProtocolUnitStore
     /// <param name="units">The protocol's units, recorded in <c>run.json</c>.</param>
     /// <param name="externalInputs">What else decides the results (<see cref="ProtocolRun.ExternalInputs"/>), or null.</param>
     /// <param name="logger">Receives the warnings about damaged files; null: none.</param>
+    /// <param name="dataInputs">The protocol's data files and their hashes (see <see cref="ComputeFingerprint"/>), or null.</param>
     /// <exception cref="InvalidOperationException">The directory holds a run of another protocol or other options.</exception>
     public static ProtocolUnitStore Open(string directory, string protocol, IProtocolOptions options, IReadOnlyList<string> units,
-        string? externalInputs = null, ILogger? logger = null)
+        string? externalInputs = null, ILogger? logger = null, string? dataInputs = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(units);
         foreach (var unit in units) CheckUnitKey(unit);
-        string fingerprint = ComputeFingerprint(protocol, options, externalInputs);
+        string fingerprint = ComputeFingerprint(protocol, options, externalInputs, dataInputs);
         var store = new ProtocolUnitStore(Path.GetFullPath(directory), protocol, fingerprint, logger ?? NullLogger.Instance);
         System.IO.Directory.CreateDirectory(Path.Combine(store.Directory, UnitsFolderName));
         store.DeleteStaleTemporaries(store.Directory);
@@ -125,6 +133,7 @@ public sealed class ProtocolUnitStore
             ["units"] = new JsonArray(units.Select(u => (JsonNode?)JsonValue.Create(u)).ToArray()),
             ["options"] = JsonNode.Parse(OptionsJson(options)),
         };
+        if (dataInputs is not null) description["dataInputs"] = dataInputs;
         WriteAtomically(manifest, description.ToJsonString(ProtocolJson.Options));
         return store;
     }

@@ -24,6 +24,10 @@ namespace Superalign.Experiments.Protocols;
 /// the higher score (<see cref="ScoringPreferenceSupervisor.FromJudge"/> at temperature 0). The preference loss's
 /// reference, where it needs one, is the policy at the start of each round. Each round reports held-out competence and
 /// conformity, the judge's agreement with the exact checkers, and the diversity of samples (to catch collapse).
+/// <para>On your own data (<see cref="SelfEnhancementOptions.SftData"/>, <see cref="SelfEnhancementOptions.PreferenceData"/>)
+/// the SFT file's training rows are the demonstrations, the preference file's training prompts are sampled for
+/// feedback, and the held-out rows give competence, conformity (preference accuracy) and the judge's agreement with
+/// your labels; the oracle judge is not available. A <see cref="LanguageModelFactory"/> replaces the tiny LM.</para>
 /// </remarks>
 public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhancementResult>
 {
@@ -33,16 +37,45 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     // The random streams of a seed (SeedStreams); per round and judge the pair stream 16·round + judge, per
     // diversity sample (round, k). The task instance itself takes the seed as it is.
     private const int PromptOrderStream = 1, PolicyInitStream = 2, PolicySftStream = 3, PeerInitStream = 4, PeerSftStream = 5,
-        RoundPromptStream = 6, FirstSampleStream = 7, SecondSampleStream = 8, PreferenceBatchStream = 9, DiversityStream = 10;
+        RoundPromptStream = 6, FirstSampleStream = 7, SecondSampleStream = 8, PreferenceBatchStream = 9, DiversityStream = 10,
+        SftSplitStream = 11, PreferenceSplitStream = 12;
 
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
     /// <param name="loggerFactory">Optional logging: the protocol's lines and the optimizers' summaries.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="ArgumentException">
+    /// <see cref="SelfEnhancementOptions.SftData"/> or <see cref="SelfEnhancementOptions.PreferenceData"/> is missing or
+    /// has a bad row (the message names the option and the file:line; the inner exception is the
+    /// <see cref="DataFileException"/>): every row is read here, before any training.
+    /// </exception>
     public SelfEnhancement(SelfEnhancementOptions? options = null, ILoggerFactory? loggerFactory = null)
         : base(ProtocolName, options ?? new SelfEnhancementOptions(), loggerFactory)
     {
+        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, nameof(SelfEnhancementOptions));
     }
+
+    /// <summary>Creates the protocol with your own language-model student in place of the built-in tiny LM.</summary>
+    /// <param name="studentFactory">
+    /// Makes the policy and the peer of each seed (each judge's run trains a <see cref="IStudent.Clone"/> of the
+    /// policy; the self judge is a clone too). The run fingerprint does not see the factory: give a run directory of
+    /// its own, or <see cref="ProtocolRun.ExternalInputs"/> naming the model, when you change it.
+    /// </param>
+    /// <param name="options">Options (validated here); null takes the defaults. ModelDim, Layers and Heads are not used.</param>
+    /// <param name="loggerFactory">Optional logging.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor).</exception>
+    public SelfEnhancement(LanguageModelFactory studentFactory, SelfEnhancementOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory)
+    {
+        _factory = studentFactory ?? throw new ArgumentNullException(nameof(studentFactory));
+    }
+
+    private readonly LmUserData? _data;
+    private readonly LanguageModelFactory? _factory;
+
+    /// <inheritdoc />
+    protected override string? DataInputs => _data?.Inputs;
 
     /// <inheritdoc />
     public override SelfEnhancementResult Run(IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -70,7 +103,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         foreach (int seed in seeds)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(seed, device, stages, cancellationToken),
+            var unit = RunUnit(store, run, SeedUnit(seed), () => _data is null ? RunSeed(seed, device, stages, cancellationToken) : RunSeedOnData(_data, seed, device, stages, cancellationToken),
                 () => stages.Report($"seed {seed}: read back", perSeed));
             runs.AddRange(unit.Runs);
             (train, test, demonstrations) = (unit.TrainPrompts, unit.TestPrompts, unit.Demonstrations);
@@ -94,10 +127,10 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
         var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
 
-        using var policy0 = LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", device);
+        using var policy0 = NewModel(SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", task.Tokenizer.VocabularySize, task.SequenceLength, device);
         LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
         using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-            ? LmTraining.NewModel(task, o.ModelDim, o.Layers, o.Heads, SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", device)
+            ? NewModel(SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", task.Tokenizer.VocabularySize, task.SequenceLength, device)
             : null;
         if (peer is not null)
             LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
@@ -107,7 +140,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         foreach (var judge in o.Judges)
         {
             var watch = Stopwatch.StartNew();
-            using var policy = (TinyCausalLm)policy0.Clone();
+            using var policy = (ILanguageModelStudent)policy0.Clone();
             var rounds = new List<RoundResult> { round0 };
             for (int round = 1; round <= o.Rounds; round++)
             {
@@ -122,7 +155,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         return new SeedUnitData(runs, task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
     }
 
-    private RoundResult RunRound(ValueConflictTask task, TinyCausalLm policy, FeedbackJudge judge, TinyCausalLm? peer,
+    private RoundResult RunRound(ValueConflictTask task, ILanguageModelStudent policy, FeedbackJudge judge, ILanguageModelStudent? peer,
         IReadOnlyList<ArithmeticPrompt> pool, int seed, int round, CancellationToken cancellationToken)
     {
         var o = Options;
@@ -144,11 +177,11 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         var truthB = keptPrompts.Select((p, i) => Truth(task, p, b[i])).ToArray();
         // The judge's verdicts (1 = prefers a).
         double[] preferA;
-        using (var reference = judge == FeedbackJudge.Self ? (TinyCausalLm)policy.Clone() : null)
+        using (var reference = judge == FeedbackJudge.Self ? (ILanguageModelStudent)policy.Clone() : null)
         {
             preferA = judge == FeedbackJudge.Oracle
                 ? Enumerable.Range(0, kept.Count).Select(i => Math.Sign(truthA[i] - truthB[i]) * 0.5 + 0.5).ToArray()
-                : Judge(task, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts, a, b);
+                : Judge(task.Tokenizer, task.SequenceLength, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts.Select(p => p.Text).ToList(), a, b);
         }
         int decisive = 0, agreed = 0;
         for (int i = 0; i < kept.Count; i++)
@@ -165,17 +198,99 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
             if (preferA[i] == 0.5) continue;
             records.Add(preferA[i] > 0.5 ? new PreferenceRecord(keptPrompts[i].Text, a[i], b[i]) : new PreferenceRecord(keptPrompts[i].Text, b[i], a[i]));
         }
-        if (records.Count > 0)
-        {
-            var data = task.Tokenizer.ToPreferenceDataset(records, task.SequenceLength);
-            var objective = ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta);
-            if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
-            using var optimizer = new AlternatingOptimizer(policy, null, objective,
-                LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
-            optimizer.Train(null, data.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, PreferenceBatchStream, pairStream)), cancellationToken: cancellationToken);
-        }
+        TrainOnFeedback(policy, task.Tokenizer, task.SequenceLength, records, seed, pairStream, cancellationToken);
         return new RoundResult(round, task.Evaluate(policy), kept.Count, decisive == 0 ? double.NaN : (double)agreed / decisive, decisive,
             Diversity(task, policy, seed, round));
+    }
+
+    private ILanguageModelStudent NewModel(int initSeed, string name, int vocabulary, int sequenceLength, Device device) =>
+        LmTraining.NewModel(_factory, new LanguageModelRequest(initSeed, name, vocabulary, sequenceLength, device), Options.ModelDim, Options.Layers, Options.Heads);
+
+    /// <summary>
+    /// A seed on your files: the policy (and peer) learn the training rows of <see cref="SelfEnhancementOptions.SftData"/>;
+    /// each round samples two responses to prompts drawn from the training rows of
+    /// <see cref="SelfEnhancementOptions.PreferenceData"/>, the judge prefers one, and the policy trains on the judged
+    /// pairs. Scores: competence on the held-out SFT rows, conformity = preference accuracy on the held-out pairs, judge
+    /// agreement = the judge's accuracy on those held-out pairs (there are no exact checkers for your responses).
+    /// </summary>
+    private SeedUnitData RunSeedOnData(LmUserData data, int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        var split = data.SplitFor(seed, o.HeldOutFraction, SftSplitStream, PreferenceSplitStream);
+        var pool = split.PreferenceTrain.Select(r => r.Prompt).Distinct(StringComparer.Ordinal).ToList();
+        var diversityPrompts = split.SftTest.Select(r => r.Prompt).Take(o.DiversityPrompts).ToList();
+        var sftData = data.SupervisedData(split.SftTrain);
+        ValueConflictScores Evaluate(ILanguageModelStudent m) => data.Evaluate(m, split.SftTest, split.PreferenceTest, o.CompetenceMetric);
+        double Diverse(ILanguageModelStudent m, int round) => DiversityOnData(data, m, diversityPrompts, seed, round);
+
+        using var policy0 = NewModel(SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", data.Tokenizer.VocabularySize, data.SequenceLength, device);
+        LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
+        using var peer = o.Judges.Contains(FeedbackJudge.Peer)
+            ? NewModel(SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", data.Tokenizer.VocabularySize, data.SequenceLength, device)
+            : null;
+        if (peer is not null)
+            LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
+        var round0 = new RoundResult(0, Evaluate(policy0), 0, double.NaN, 0, Diverse(policy0, 0));
+        stages.Report($"seed {seed}: SFT policy trained");
+
+        var runs = new List<SelfEnhancementRun>();
+        foreach (var judge in o.Judges)
+        {
+            var watch = Stopwatch.StartNew();
+            using var policy = (ILanguageModelStudent)policy0.Clone();
+            var rounds = new List<RoundResult> { round0 };
+            for (int round = 1; round <= o.Rounds; round++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var rng = new Random(RoundPromptSeed(seed, round, judge));
+                var prompts = Enumerable.Range(0, o.PromptsPerRound).Select(_ => pool[rng.Next(pool.Count)]).ToList();
+                int pairStream = 16 * round + (int)judge;
+                var first = SampleOnData(data, policy, prompts, SeedStreams.Mix(seed, FirstSampleStream, pairStream));
+                var second = SampleOnData(data, policy, prompts, SeedStreams.Mix(seed, SecondSampleStream, pairStream));
+                var kept = Enumerable.Range(0, prompts.Count).Where(i => first[i] != second[i]).ToList();
+                double agreement;
+                using (var reference = judge == FeedbackJudge.Self ? (ILanguageModelStudent)policy.Clone() : null)
+                {
+                    var judgeModel = judge == FeedbackJudge.Self ? reference! : peer!;
+                    var keptPrompts = kept.Select(i => prompts[i]).ToList();
+                    var a = kept.Select(i => first[i]).ToList();
+                    var b = kept.Select(i => second[i]).ToList();
+                    var preferA = kept.Count == 0 ? [] : Judge(data.Tokenizer, data.SequenceLength, judgeModel, keptPrompts, a, b);
+                    var records = new List<PreferenceRecord>();
+                    for (int i = 0; i < kept.Count; i++)
+                    {
+                        if (preferA[i] == 0.5) continue;
+                        records.Add(preferA[i] > 0.5 ? new PreferenceRecord(keptPrompts[i], a[i], b[i]) : new PreferenceRecord(keptPrompts[i], b[i], a[i]));
+                    }
+                    // Agreement with your labels, judged before this round's training as the round's pairs were.
+                    var test = split.PreferenceTest;
+                    var verdicts = Judge(data.Tokenizer, data.SequenceLength, judgeModel, test.Select(r => r.Prompt).ToList(), test.Select(r => r.Chosen).ToList(), test.Select(r => r.Rejected).ToList());
+                    agreement = verdicts.Average();
+                    TrainOnFeedback(policy, data.Tokenizer, data.SequenceLength, records, seed, pairStream, cancellationToken);
+                }
+                rounds.Add(new RoundResult(round, Evaluate(policy), kept.Count, agreement, split.PreferenceTest.Count, Diverse(policy, round)));
+                Logger.LogInformation("Seed {Seed} judge {Judge} round {Round}: competence {Competence:P1}, conformity {Conformity:P1}, judge agreement {Agreement:P1}, diversity {Diversity:F2}",
+                    seed, judge, round, rounds[^1].Scores.Competence, rounds[^1].Scores.Conformity, rounds[^1].JudgeAgreement, rounds[^1].Diversity);
+            }
+            runs.Add(new SelfEnhancementRun(judge, seed, rounds, watch.Elapsed.TotalSeconds));
+            stages.Report($"seed {seed}: {judge} judge, {o.Rounds} rounds");
+        }
+        return new SeedUnitData(runs, pool.Count, split.SftTest.Count, split.SftTrain.Count);
+    }
+
+    /// <summary>One sampled response per prompt, at most as long as the data's sequence length leaves after the prompt.</summary>
+    private IReadOnlyList<string> SampleOnData(LmUserData data, ILanguageModelStudent policy, IReadOnlyList<string> prompts, long seed)
+    {
+        var responses = data.Respond(policy, prompts, p => data.SequenceLength - 2 - p, Options.SamplingTemperature, seed);
+        // Generation makes at least one token: cut what would not fit beside its prompt (a prompt as long as the data allow).
+        return responses.Select((r, i) => r.Length <= data.SequenceLength - 2 - prompts[i].Length ? r : r[..Math.Max(0, data.SequenceLength - 2 - prompts[i].Length)]).ToList();
+    }
+
+    private double DiversityOnData(LmUserData data, ILanguageModelStudent policy, IReadOnlyList<string> prompts, int seed, int round)
+    {
+        var o = Options;
+        var samples = Enumerable.Range(0, o.DiversitySamples).Select(k => SampleOnData(data, policy, prompts, SeedStreams.Mix(seed, DiversityStream, round, k))).ToList();
+        return prompts.Select((_, i) => samples.Select(s => s[i]).Distinct().Count() / (double)o.DiversitySamples).Average();
     }
 
     /// <summary>
@@ -191,25 +306,40 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         return (check.Conformant ? 2 : 0) + (check.Competent == true ? 1 : 0);
     }
 
-    private static double[] Judge(ValueConflictTask task, TinyCausalLm judge, IReadOnlyList<ArithmeticPrompt> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b)
+    /// <summary>Trains the policy on the judged pairs for <see cref="SelfEnhancementOptions.StepsPerRound"/> updates (nothing without pairs).</summary>
+    private void TrainOnFeedback(ILanguageModelStudent policy, CharacterTokenizer tokenizer, int sequenceLength, List<PreferenceRecord> records, int seed, int pairStream,
+        CancellationToken cancellationToken)
+    {
+        if (records.Count == 0) return;
+        var o = Options;
+        var data = tokenizer.ToPreferenceDataset(records, sequenceLength);
+        var objective = ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta);
+        if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
+        using var optimizer = new AlternatingOptimizer(policy, null, objective,
+            LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
+        optimizer.Train(null, data.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, PreferenceBatchStream, pairStream)), cancellationToken: cancellationToken);
+    }
+
+    /// <summary>The judge's verdicts on pairs (a, b) of responses (1 = prefers a, 0.5 = tie): mean log-probability per token under the judge.</summary>
+    private static double[] Judge(CharacterTokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b)
     {
         var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
         using var scope = NewDisposeScope();
-        var (ta, ma) = task.Tokenizer.EncodeExamples(prompts.Select((p, i) => (p.Text, a[i])).ToList(), task.SequenceLength);
-        var (tb, mb) = task.Tokenizer.EncodeExamples(prompts.Select((p, i) => (p.Text, b[i])).ToList(), task.SequenceLength);
+        var (ta, ma) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, a[i])).ToList(), sequenceLength);
+        var (tb, mb) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, b[i])).ToList(), sequenceLength);
         var prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(ta, ma), ResponseBatch.ForCausalLm(tb, mb));
         return prefer.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
     }
 
     /// <summary>One sampled response per prompt, cut to fit the task's sequence length.</summary>
-    private IReadOnlyList<string> Sample(ValueConflictTask task, TinyCausalLm policy, IReadOnlyList<ArithmeticPrompt> prompts, long seed)
+    private IReadOnlyList<string> Sample(ValueConflictTask task, ILanguageModelStudent policy, IReadOnlyList<ArithmeticPrompt> prompts, long seed)
     {
         var options = new GenerationOptions(task.MaxResponseTokens - 1, Options.SamplingTemperature, StopToken: CharacterTokenizer.Eos, Seed: seed);
         return task.Respond(policy, prompts, options);
     }
 
     /// <summary>Diversity after round <paramref name="round"/> (0 = the SFT policy): each sample its own stream.</summary>
-    private double Diversity(ValueConflictTask task, TinyCausalLm policy, int seed, int round)
+    private double Diversity(ValueConflictTask task, ILanguageModelStudent policy, int seed, int round)
     {
         var o = Options;
         var prompts = task.TestPrompts.Take(o.DiversityPrompts).ToList();

@@ -13,15 +13,37 @@ public enum FeedbackJudge
     /// <summary>A peer of equal capability: same architecture and training, another seed.</summary>
     Peer,
 
-    /// <summary>The task's exact checkers (an upper bound on what AI feedback can give).</summary>
+    /// <summary>The task's exact checkers (an upper bound on what AI feedback can give); the built-in task only.</summary>
     Oracle,
 }
 
 /// <summary>Options of <see cref="SelfEnhancement"/>; validated when the protocol is created.</summary>
 public sealed record SelfEnhancementOptions : IProtocolOptions
 {
-    /// <summary>The value-conflict task (its split seed is replaced by each run's seed).</summary>
+    /// <summary>The value-conflict task (its split seed is replaced by each run's seed); not used with <see cref="SftData"/>.</summary>
     public ValueConflictTaskOptions Task { get; init; } = new();
+
+    /// <summary>
+    /// Your demonstrations: a JSONL file in TRL's prompt-completion format (<c>prompt</c>, <c>completion</c>). Its
+    /// training rows are the SFT data of the policy (and peer); its held-out rows measure competence. Set together
+    /// with <see cref="PreferenceData"/>; null (default) runs the built-in task. Read and checked when the protocol is
+    /// created; its SHA-256 is part of the run fingerprint.
+    /// </summary>
+    public string? SftData { get; init; }
+
+    /// <summary>
+    /// Your preference data: a JSONL file in TRL's preference format (<c>prompt</c>, <c>chosen</c>, <c>rejected</c>).
+    /// The prompts of its training rows are the prompts the policy samples for feedback (their completions are not
+    /// trained on: the feedback is the judge's); its held-out pairs measure conformity (preference accuracy) and the
+    /// judge's agreement with your labels. Set together with <see cref="SftData"/>.
+    /// </summary>
+    public string? PreferenceData { get; init; }
+
+    /// <summary>With <see cref="SftData"/>: the share of each file held out per seed, in (0, 1). Default 0.2.</summary>
+    public double HeldOutFraction { get; init; } = 0.2;
+
+    /// <summary>With <see cref="SftData"/>: how competence is measured on the held-out SFT rows. Default <see cref="CompletionMetric.ExactMatch"/>.</summary>
+    public CompletionMetric CompetenceMetric { get; init; } = CompletionMetric.ExactMatch;
 
     /// <summary>Seeds (at least one, distinct).</summary>
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
@@ -121,5 +143,8 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
         ProtocolCheck.Device(Device, nameof(Device), owner);
         ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
+        ProtocolCheck.UserLmData(SftData, PreferenceData, HeldOutFraction, CompetenceMetric, owner);
+        if (SftData is not null && Judges.Contains(FeedbackJudge.Oracle))
+            throw new ArgumentException($"{owner}.{nameof(Judges)} holds oracle, which needs the built-in task's exact checkers; on your own data use self and/or peer (e.g. --set 'Judges=[\"self\",\"peer\"]').", nameof(Judges));
     }
 }

@@ -111,6 +111,25 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
         IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
     {
+        if (!Options.StandardizeFeatures)
+            return RunCoreOn(setup, data, trunks, device, seeds, store, run, progress, done, watch, ct);
+        // Fitted on the training table only; the test table gets the training statistics.
+        var standardizer = FeatureStandardizer.Fit(setup.Train);
+        var (train, test) = (standardizer.Transform(setup.Train), standardizer.Transform(setup.Test));
+        try
+        {
+            return RunCoreOn(new WeakToStrongSetup(train, test, setup.Weak, setup.Strong), data, trunks, device, seeds, store, run, progress, done, watch, ct);
+        }
+        finally
+        {
+            train.Features.Dispose();
+            test.Features.Dispose();
+        }
+    }
+
+    private WeakToStrongResult RunCoreOn(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
+        IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+    {
         int n = (int)setup.Train.Features.shape[0];
         int half = n / 2;
         int perSeed = TrainingsPerSeed(setup.Weak.Count, setup.Strong.Count);
@@ -162,7 +181,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                 {
                     var model = Create(weak, new ModelRequest(seed, k));
                     owned.Add(model);
-                    Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), seed, ct);
+                    Train(model, xa, ya, null, CompetenceObjectives.Create("ce"), Options.WeakTraining, seed, ct);
                     trained.Add(model);
                     Report($"weak {weak.Name}{(k == 0 ? "" : $" member {k}")} trained on A");
                 }
@@ -182,7 +201,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             {
                 var ceiling = Create(strong, new ModelRequest(seed, 0));
                 owned.Add(ceiling);
-                Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), seed, ct);
+                Train(ceiling, xb, yb, null, CompetenceObjectives.Create("ce"), Options.CeilingTraining, seed, ct);
                 ceilings.Add(Evaluate(ceiling, setup.Test));
                 Report($"ceiling {strong.Name} trained on B");
             }
@@ -197,7 +216,7 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                     {
                         if (supervision is null) continue;
                         using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
-                        Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, CompetenceObjectives.Create(Options.CompetenceLoss), seed, ct);
+                        Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, Options.CompetenceOptions.Create(Options.CompetenceLoss), Options.StudentTraining, seed, ct);
                         var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], firstRow + rows.Count);
                         rows.Add(row);
                         Logger.LogInformation(
@@ -224,9 +243,12 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         return (tensor(order[..half]), tensor(order[half..]));
     }
 
-    private void Train(IClassifierStudent model, Tensor features, Tensor labels, Tensor? softLabels, ICompetenceObjective objective, int seed, CancellationToken ct) =>
-        ClassifierTraining.Train(model, features, labels, softLabels, objective, Options.Steps, Options.LearningRate, Options.BatchSize,
-            SeedStreams.Mix(seed, TrainingStream), ct);
+    private void Train(IClassifierStudent model, Tensor features, Tensor labels, Tensor? softLabels, ICompetenceObjective objective, TrainingSettings settings,
+        int seed, CancellationToken ct)
+    {
+        var (steps, learningRate, batchSize) = settings.Resolve(Options.Steps, Options.LearningRate, Options.BatchSize, (int)features.shape[0]);
+        ClassifierTraining.Train(model, features, labels, softLabels, objective, steps, learningRate, batchSize, SeedStreams.Mix(seed, TrainingStream), ct);
+    }
 
     /// <summary>A supervisor's soft labels on B (kept as a tensor for training) and its evaluation on the test set.</summary>
     private sealed record WeakLabels(Tensor LabelsB, ClassifierEvaluation Test, EnsembleDisagreement? Disagreement);

@@ -41,7 +41,32 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     /// </summary>
     public string CompetenceLoss { get; init; } = "xent";
 
-    /// <summary>Optimizer updates of every training (weak, student, ceiling). At least 1. Default 400.</summary>
+    /// <summary>
+    /// Options of the student's competence objective <see cref="CompetenceLoss"/>, e.g. <c>logconf</c>'s α, warm-up and
+    /// hardening threshold (<see cref="CompetenceObjectiveOptions"/>); every value null (default) keeps the objective's
+    /// defaults. An option the objective does not take is an error.
+    /// </summary>
+    public CompetenceObjectiveOptions CompetenceOptions { get; init; } = new();
+
+    /// <summary>
+    /// Standardise the features per column, <c>(x − μ)/σ</c>, with μ and σ fitted on the training table (both halves;
+    /// never the test table) and applied unchanged to the test table (<see cref="Data.FeatureStandardizer"/>). Default
+    /// false (the features as given). Meant for your own tabular data (a <see cref="WeakToStrongSetup"/>), where
+    /// unscaled columns cost accuracy and can flip the sign of PGR; on the built-in task it also applies, but its trunks
+    /// were pretrained on the raw inputs.
+    /// </summary>
+    public bool StandardizeFeatures { get; init; }
+
+    /// <summary>Training of the weak models (on half A, ground truth, <c>ce</c>); null values take <see cref="Steps"/>, <see cref="LearningRate"/>, <see cref="BatchSize"/>.</summary>
+    public TrainingSettings WeakTraining { get; init; } = new();
+
+    /// <summary>Training of the strong students (on half B, weak labels, <see cref="CompetenceLoss"/>); null values take the shared settings.</summary>
+    public TrainingSettings StudentTraining { get; init; } = new();
+
+    /// <summary>Training of the strong ceilings (on half B, ground truth, <c>ce</c>); null values take the shared settings.</summary>
+    public TrainingSettings CeilingTraining { get; init; } = new();
+
+    /// <summary>Optimizer updates of every training (weak, student, ceiling) unless its own settings say otherwise. At least 1. Default 400.</summary>
     public int Steps { get; init; } = 400;
 
     /// <summary>Peak AdamW learning rate (cosine decay to zero, no warm-up). Finite and &gt; 0. Default 1e-2.</summary>
@@ -94,6 +119,13 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
+        foreach (var (settings, option) in new[] { (WeakTraining, nameof(WeakTraining)), (StudentTraining, nameof(StudentTraining)), (CeilingTraining, nameof(CeilingTraining)) })
+        {
+            if (settings is null) throw new ArgumentOutOfRangeException(option, $"{owner}.{option} must not be null (leave its values null for the shared settings).");
+            settings.Validate(option, owner);
+        }
+        if (CompetenceOptions is null) throw new ArgumentOutOfRangeException(nameof(CompetenceOptions), $"{owner}.{nameof(CompetenceOptions)} must not be null (leave its values null for the objective's defaults).");
+        CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
         if (!(double.IsFinite(MinimumGap) && MinimumGap >= 0))
             throw new ArgumentOutOfRangeException(nameof(MinimumGap), MinimumGap, $"{owner}.{nameof(MinimumGap)} must be finite and >= 0; got {MinimumGap}.");
         ProtocolCheck.AtLeast(EnsembleMembers, 2, nameof(EnsembleMembers), owner);
