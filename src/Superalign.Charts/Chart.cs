@@ -45,6 +45,12 @@ public sealed record XYChart(string Name, string Title, ChartAxis X, ChartAxis Y
     /// <summary>Whether each series' points are joined by a line (a line chart) or drawn as markers only (a scatter chart).</summary>
     public bool Connect { get; init; }
 
+    /// <summary>
+    /// Horizontal offset between series, so that markers and intervals at the same x (e.g. one round, one model size)
+    /// stay apart: series i of n is drawn at x + (i − (n − 1)/2) · <see cref="Dodge"/>. 0 draws every point at its x.
+    /// </summary>
+    public double Dodge { get; init; }
+
     /// <summary>The points of a Pareto front, drawn joined in order of x; null for none.</summary>
     public IReadOnlyList<(double X, double Y)>? Front { get; init; }
 
@@ -60,6 +66,7 @@ public sealed record XYChart(string Name, string Title, ChartAxis X, ChartAxis Y
         base.Validate();
         ArgumentNullException.ThrowIfNull(X);
         X.Range.Validate();
+        if (!double.IsFinite(Dodge) || Dodge < 0) throw new ArgumentOutOfRangeException(nameof(Dodge), $"Chart '{Name}': Dodge must be finite and >= 0; got {Dodge}.");
         if (Series is null || Series.Count == 0) throw new ArgumentException($"Chart '{Name}' needs at least one series.", nameof(Series));
         foreach (var s in Series)
         {

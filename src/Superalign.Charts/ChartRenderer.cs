@@ -124,9 +124,10 @@ public static class ChartRenderer
             var s = chart.Series[i];
             var color = Palette[i % Palette.Length];
             var points = Enumerable.Range(0, s.X.Count).Where(k => double.IsFinite(s.X[k]) && double.IsFinite(s.Y[k])).ToArray();
-            double[] px = points.Select(k => s.X[k]).ToArray(), py = points.Select(k => s.Y[k]).ToArray();
+            double shift = (i - (chart.Series.Count - 1) / 2.0) * chart.Dodge;
+            double[] px = points.Select(k => s.X[k] + shift).ToArray(), py = points.Select(k => s.Y[k]).ToArray();
             var yIntervals = points.Select(k => s.YIntervals?[k] ?? ChartInterval.None).ToArray();
-            var xIntervals = points.Select(k => s.XIntervals?[k] ?? ChartInterval.None).ToArray();
+            var xIntervals = points.Select(k => s.XIntervals?[k] is { } xi ? new ChartInterval(xi.Lower + shift, xi.Upper + shift) : ChartInterval.None).ToArray();
             AddIntervals(plot, px, py, yIntervals, chart.Y.Range, vertical: true, color, xs, ys);
             AddIntervals(plot, px, py, xIntervals, chart.X.Range, vertical: false, color, xs, ys);
             var scatter = plot.Add.Scatter(px, py, color);

@@ -62,6 +62,7 @@ public static class ProtocolCharts
             x, new ChartAxis("PGR"), series)
         {
             Connect = true,
+            Dodge = 0.04,
             ReferenceLines = [new("no gain (PGR 0)", 0), new("ceiling (PGR 1)", 1)],
         };
         return [chart];
@@ -132,7 +133,7 @@ public static class ProtocolCharts
         return
         [
             new XYChart("rounds", Title("Self-enhancement: held-out scores per round", seeds, series.Any(s => s.HasIntervals)),
-                new ChartAxis("round (0 = SFT policy)") { IntegerTicks = true }, ChartAxis.Rate("held-out score"), series) { Connect = true },
+                new ChartAxis("round (0 = SFT policy)") { IntegerTicks = true }, ChartAxis.Rate("held-out score"), series) { Connect = true, Dodge = 0.04 },
         ];
     }
 

@@ -99,7 +99,7 @@ public sealed class ChartRendererTests : IDisposable
         Assert.Contains(plot.GetPlottables<Text>(), t => t.LabelText == "n/a");
         Assert.Equal(["judge alone", "judge + debate", "missing"], PlotInspection.MajorTicks(plot.Axes.Bottom).Select(t => t.Label));
         // Two drawn bars: the missing one has none.
-        Assert.Equal(2, plot.GetPlottables<BarPlot>().Single().Bars.Count);
+        Assert.Equal([0.0, 1], plot.GetPlottables<BarPlot>().SelectMany(b => b.Bars).Select(b => b.Position));
     }
 
     [Fact]
@@ -133,6 +133,20 @@ public sealed class ChartRendererTests : IDisposable
     }
 
     [Fact]
+    public void Dodged_series_are_drawn_apart_around_their_x_with_their_intervals()
+    {
+        var chart = Line(new ChartAxis("round") { IntegerTicks = true }) with
+        {
+            Dodge = 0.1,
+            Series = [new("a", [0, 1], [0.2, 0.4]) { YIntervals = [new(0.1, 0.3), new(0.3, 0.5)] }, new("b", [0, 1], [0.9, 0.7])],
+        };
+        using var plot = ChartRenderer.Build(chart);
+        Assert.Equal([(-0.05, 0.2), (0.95, 0.4)], Rounded(PlotInspection.Points(plot, "a")));
+        Assert.Equal([(0.05, 0.9), (1.05, 0.7)], Rounded(PlotInspection.Points(plot, "b")));
+        Assert.Equal([-0.05, 0.95], PlotInspection.VerticalIntervals(plot).Select(i => Math.Round(i.X, 9)));
+    }
+
+    [Fact]
     public void Inconsistent_descriptions_are_refused_with_the_chart_named()
     {
         var bad = new XYChart("bad", "t", new ChartAxis("x"), new ChartAxis("y"), [new("s", [0, 1], [0.5])]);
@@ -144,6 +158,9 @@ public sealed class ChartRendererTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => ChartRenderer.Save(Bars(ValueRange.Unit), _dir, ChartFormats.Png, 20, 600));
         Assert.Throws<ArgumentException>(() => ChartRenderer.Save(Bars(ValueRange.Unit), _dir, 0));
     }
+
+    private static List<(double, double)> Rounded(IEnumerable<(double A, double B)> values) =>
+        values.Select(v => (Math.Round(v.A, 9), Math.Round(v.B, 9))).ToList();
 
     private static List<(double, double, double)> Rounded(IEnumerable<(double A, double B, double C)> values) =>
         values.Select(v => (Math.Round(v.A, 9), Math.Round(v.B, 9), Math.Round(v.C, 9))).ToList();
