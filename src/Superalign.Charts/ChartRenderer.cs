@@ -243,8 +243,7 @@ public static class ChartRenderer
             plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
             plot.Axes.Bottom.MinimumSize = 20 + 0.5f * 8 * longest; // the turned labels' height: sin 30° of their width
         }
-        plot.HideGrid();
-        plot.Grid.YAxisStyle.IsVisible = true;
+        plot.Grid.XAxisStyle.IsVisible = false; // no vertical lines through the bars; the horizontal ones stay
         return ((-0.5, chart.Bars.Count - 0.5), view);
     }
 
