@@ -2,7 +2,8 @@
 // to refuse or to answer with a caveat), train the same tiny LM with competence-only, conformity-only, sequential
 // (SFT then preference training), joint (weighted sum) and alternating schedules from the same base model and with the
 // same budget of mini-batches; print held-out competence and conformity with 95% intervals over seeds, write
-// result.json and charts (competence against conformity per schedule, every run's final point, each objective along training).
+// result.json and charts as PNG and SVG (competence against conformity per schedule, every run's final point with the
+// Pareto front, each objective along training).
 //
 //   dotnet run --project samples/CoOptimization -c Release -- [--seeds 5] [--budget 1600] [--loss orpo] [--beta 0.5]
 //       [--lr 2e-3] [--schedules competence-only,sequential,...] [--out artifacts/co-optimization]
@@ -13,6 +14,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Superalign.Charts;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
@@ -81,29 +83,9 @@ Console.WriteLine($"Pareto front of the {result.Pareto.Finals.Count} runs' final
 Console.WriteLine("hypervolume (competence × conformity) per schedule: " + string.Join(", ", result.HypervolumeBySchedule.Select(kv => $"{kv.Key} {Number(kv.Value)}")));
 
 ProtocolJson.Write(result, Path.Combine(output, "result.json"));
-Charts.Scatter(Path.Combine(output, "competence-vs-conformity.png"),
-    $"Held-out competence vs conformity per schedule ({options.Seeds.Count} seeds, 95% CI)", "competence", "conformity",
-    result.Summaries.Select(s => new ChartSeries(s.Schedule, [s.Competence.Mean], [s.Conformity.Mean],
-        [Bound(s.Conformity.Lower, s.Conformity.Mean)], [Bound(s.Conformity.Upper, s.Conformity.Mean)],
-        [Bound(s.Competence.Lower, s.Competence.Mean)], [Bound(s.Competence.Upper, s.Competence.Mean)])).ToList());
-Charts.Scatter(Path.Combine(output, "pareto.png"),
-    $"Final (competence, conformity) of every run; front hypervolume {result.Pareto.Hypervolume:F3}", "competence", "conformity",
-    result.Summaries.Select(s => result.Runs.Where(r => r.Schedule == s.Schedule).ToList())
-        .Select(runs => new ChartSeries(runs[0].Schedule, runs.Select(r => r.Scores.Competence).ToList(), runs.Select(r => r.Scores.Conformity).ToList())).ToList());
-foreach (var (what, value) in new (string, Func<TrajectoryPoint, double>)[] { ("competence", p => p.Competence), ("conformity", p => p.Conformity) })
-    Charts.Line(Path.Combine(output, $"{what}-along-training.png"), $"Held-out {what} along training (mean over {options.Seeds.Count} seeds)",
-        "mini-batches trained after the base model", what, result.Summaries.Select(s => Trajectory(s.Schedule, value)).ToList());
-Console.WriteLine($"wrote result.json, competence-vs-conformity.png and the two *-along-training.png charts to {output}; wall time {watch.Elapsed.TotalSeconds:F0} s");
+var charts = ProtocolCharts.Write(result, output);
+Console.WriteLine($"wrote result.json and {string.Join(", ", charts.Select(Path.GetFileName))} to {output}; wall time {watch.Elapsed.TotalSeconds:F0} s");
 return 0;
-
-ChartSeries Trajectory(string schedule, Func<TrajectoryPoint, double> value)
-{
-    var runs = result.Runs.Where(r => r.Schedule == schedule).ToList();
-    int points = runs.Min(r => r.Trajectory.Count);
-    return new ChartSeries(schedule,
-        Enumerable.Range(0, points).Select(i => runs.Average(r => (double)r.Trajectory[i].Batches)).ToList(),
-        Enumerable.Range(0, points).Select(i => runs.Average(r => value(r.Trajectory[i]))).ToList());
-}
 
 static string Number(SummaryStatistics s) =>
     double.IsNaN(s.Lower) ? $"{s.Mean:F3}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:F3} [{s.Lower:F3}, {s.Upper:F3}]");
@@ -118,8 +100,6 @@ static ScheduleCandidate Schedule(string name)
     return known.FirstOrDefault(s => s.Name.Equals(name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"--schedules: unknown schedule '{name}'; known: {string.Join(", ", known.Select(s => s.Name))}.", "schedules");
 }
-
-static double Bound(double bound, double mean) => double.IsNaN(bound) ? mean : bound;
 
 static string Interval(SummaryStatistics s) =>
     double.IsNaN(s.Lower) ? $"{s.Mean:P1}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:P1} [{s.Lower:P1}, {s.Upper:P1}]");

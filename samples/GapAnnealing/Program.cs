@@ -4,7 +4,7 @@
 //     budget of updates;
 //  B. diversified supervision — one weak supervisor vs an ensemble of diverse ones (mean labels, agreement-weighted
 //     loss) vs easy-to-hard curricula, and how many of each supervisor's errors the strong student copies.
-// Prints tables with 95% intervals over seeds, writes result.json and PNG charts.
+// Prints tables with 95% intervals over seeds, writes result.json and charts (PNG and SVG).
 //
 //   dotnet run -c Release --project samples/GapAnnealing -- [--seeds 5] [--acceptance margin|always|bootstrap]
 //       [--margin 0] [--schedule one|stride:K|delta:D] [--probe 500] [--pacing cumulative|partitioned]
@@ -16,6 +16,7 @@
 // faster than many (0 keeps TorchSharp's default). With the same thread count the results are reproducible.
 using System.Diagnostics;
 using System.Globalization;
+using Superalign.Charts;
 using Superalign.Data;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
@@ -78,6 +79,7 @@ void ClearProgress() { if (!Console.IsErrorRedirected) Console.Error.Write($"\r{
 
 GapAnnealingResult? annealing = null;
 DiversifiedSupervisionResult? diversity = null;
+var charts = new List<string>();
 
 // ---------------------------------------------------------------- A. gap annealing
 if (only is "both" or "annealing")
@@ -121,19 +123,7 @@ if (only is "both" or "annealing")
     Console.WriteLine();
 
     // Chart: test accuracy of each round's student against its size, with the ceilings and the direct students.
-    double Width(string name) => options.Ladder.First(t => t.Name == name).Width;
-    var rungs = m.Rungs;
-    var target = options.Ladder[^1].Width;
-    var series = new List<ChartSeries>
-    {
-        new("chained (each round)", rungs.Select(r => Width(r.Trunk)).ToList(), rungs.Select(r => r.TestAccuracy.Mean).ToList(),
-            rungs.Select(r => Lo(r.TestAccuracy)).ToList(), rungs.Select(r => Hi(r.TestAccuracy)).ToList()),
-        new("ceilings (truth)", rungs.Select(r => Width(r.Trunk)).ToList(), rungs.Select(r => r.CeilingAccuracy).ToList()),
-        new($"direct, {first.DirectSteps} updates", [target], [m.Direct.Mean], [Lo(m.Direct)], [Hi(m.Direct)]),
-        new($"direct, {options.StepsPerRound} updates", [target], [m.DirectOneRound.Mean], [Lo(m.DirectOneRound)], [Hi(m.DirectOneRound)]),
-    };
-    Charts.Line(Path.Combine(output, "chain-accuracy.png"), $"Test accuracy along the chain ({m.Chained.Count} seeds, 95% CI)",
-        "student trunk width (log scale)", "test accuracy", series, [($"weak {options.Ladder[0].Name}", m.Weak.Mean)], logX: true);
+    charts.AddRange(ProtocolCharts.Write(annealing, output));
 }
 
 // ---------------------------------------------------------------- B. diversified supervision
@@ -164,41 +154,13 @@ if (only is "both" or "diversity")
     Console.WriteLine($"   {"ceiling",-19} {"truth",-10} " + string.Join(" ", diversity.CeilingCopies.Select(c => $"{$"{T(c.CopiedFraction)} (coincidence floor)",-47}")));
     Console.WriteLine();
 
-    // Charts: the largest share of any one member's errors copied, and accuracy, per student.
-    string Label(DiversityVariantSummary v) => v.Variant switch
-    {
-        DiversityVariant.Single => v.Supervisor,
-        DiversityVariant.Ensemble => "ensemble",
-        DiversityVariant.AgreementWeighted => "weighted",
-        DiversityVariant.Curriculum => "curriculum",
-        _ => "ens+curric",
-    };
-    double ceilingMax = diversity.PerSeed.Average(s => s.CeilingCopies.Max(c => c.CopiedFraction));
-    Charts.Bars(Path.Combine(output, "copied-errors.png"),
-        $"Max share of a member's errors copied ({options.Seeds.Count} seeds)", "copied fraction",
-        diversity.Variants.Select(v => Bar(Label(v), v.MaxCopiedFraction)).ToList(), [("ceiling (coincidence)", ceilingMax)]);
-    // Per member: its own student vs the ensemble's student.
-    var ensembleSummary = diversity.Variants.FirstOrDefault(v => v.Variant == DiversityVariant.Ensemble);
-    if (ensembleSummary is not null)
-    {
-        var bars = new List<ChartBar>();
-        for (int i = 0; i < options.Members.Count; i++)
-        {
-            var own = diversity.Variants.FirstOrDefault(v => v.Variant == DiversityVariant.Single && v.Supervisor == options.Members[i].Name);
-            if (own is not null) bars.Add(Bar($"{options.Members[i].Name}: own", own.Members[i].CopiedFraction));
-            bars.Add(Bar($"{options.Members[i].Name}: ens", ensembleSummary.Members[i].CopiedFraction));
-        }
-        Charts.Bars(Path.Combine(output, "copied-errors-per-member.png"),
-            "Member errors copied: own student vs ensemble", "copied fraction", bars);
-    }
-    Charts.Bars(Path.Combine(output, "student-accuracy.png"), $"Student test accuracy by supervision ({options.Seeds.Count} seeds)", "test accuracy",
-        diversity.Variants.Select(v => Bar(Label(v), v.StudentAccuracy)).ToList(),
-        [("ceiling", diversity.PerSeed.Average(s => s.CeilingAccuracy)), ($"weak {options.Members[0].Name}", diversity.PerSeed.Average(s => s.MemberAccuracies[0]))]);
+    // Charts: the largest share of any one member's errors copied, those errors per member, and accuracy, per student.
+    charts.AddRange(ProtocolCharts.Write(diversity, output));
 }
 
 var path = Path.Combine(output, "result.json");
 ProtocolJson.Write(new AnnealingAndDiversityResult(annealing, diversity), path);
-Console.WriteLine($"wrote {path} and the charts in {output}; " +
+Console.WriteLine($"wrote {path} and {string.Join(", ", charts.Select(Path.GetFileName))} in {output}; " +
                   $"gap annealing {annealing?.WallSeconds ?? 0:F1} s, diversified supervision {diversity?.WallSeconds ?? 0:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
 return 0;
 
@@ -245,13 +207,6 @@ static string Name(DiversityVariant v) => v switch
     DiversityVariant.Curriculum => "curriculum",
     _ => "ensemble+curriculum",
 };
-
-static double Lo(SummaryStatistics s) => double.IsNaN(s.Lower) ? s.Mean : s.Lower;
-
-static double Hi(SummaryStatistics s) => double.IsNaN(s.Upper) ? s.Mean : s.Upper;
-
-static ChartBar Bar(string label, SummaryStatistics? s) => s is null ? new(label, double.NaN)
-    : new(label, s.Mean, double.IsNaN(s.Lower) ? null : s.Lower, double.IsNaN(s.Upper) ? null : s.Upper);
 
 /// <summary>Both parts' results, as written to result.json (a part that was not run is null).</summary>
 sealed record AnnealingAndDiversityResult(GapAnnealingResult? GapAnnealing, DiversifiedSupervisionResult? DiversifiedSupervision);

@@ -11,6 +11,7 @@
 // are bitwise reproducible.
 using System.Diagnostics;
 using System.Globalization;
+using Superalign.Charts;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
 
@@ -65,13 +66,8 @@ foreach (var r in result.SeedResults)
 
 string path = Path.Combine(outDir, "result.json");
 ProtocolJson.Write(result, path);
-string chart = Path.Combine(outDir, "judge-accuracy.png");
-ChartBar Bar(string label, Superalign.Experiments.Metrics.SummaryStatistics s) =>
-    new(label, s.Mean, double.IsNaN(s.Lower) ? null : s.Lower, double.IsNaN(s.Upper) ? null : s.Upper);
-Charts.Bars(chart, $"Weak judge accuracy by protocol ({result.Seeds.Count} seeds, 95% CI)", "test accuracy",
-    [Bar("judge alone", result.NoHelp), Bar("judge + consultant", result.Consultancy), Bar("judge + debate", result.Debate), Bar("expert (all features)", result.Expert)],
-    [("chance", 1.0 / result.Options.Task.Classes)]);
-Console.WriteLine($"wrote {path} and {chart}; wall time {watch.Elapsed.TotalSeconds:F1} s");
+var charts = ProtocolCharts.Write(result, outDir);
+Console.WriteLine($"wrote {path} and {string.Join(", ", charts.Select(Path.GetFileName))}; wall time {watch.Elapsed.TotalSeconds:F1} s");
 return 0;
 
 static string Interval(double lower, double upper) =>

@@ -7,6 +7,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Superalign.Charts;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
@@ -46,20 +47,9 @@ Console.WriteLine($"{"judge",-7} {"round",5} {"competence (95% CI)",-24} {"confo
 foreach (var s in result.Summaries)
     Console.WriteLine($"{s.Judge,-7} {s.Round,5} {Interval(s.Competence),-24} {Interval(s.Conformity),-24} {(s.JudgeAgreement is null ? "-" : Interval(s.JudgeAgreement)),-24} {s.Diversity.Mean,-10:F2}");
 ProtocolJson.Write(result, Path.Combine(output, "result.json"));
-var series = new List<ChartSeries>();
-foreach (var judge in options.Judges)
-{
-    var rows = result.Summaries.Where(s => s.Judge == judge).OrderBy(s => s.Round).ToList();
-    series.Add(new ChartSeries($"{judge} judge: conformity", rows.Select(r => (double)r.Round).ToList(), rows.Select(r => r.Conformity.Mean).ToList(),
-        rows.Select(r => Bound(r.Conformity.Lower, r.Conformity.Mean)).ToList(), rows.Select(r => Bound(r.Conformity.Upper, r.Conformity.Mean)).ToList()));
-    series.Add(new ChartSeries($"{judge} judge: competence", rows.Select(r => (double)r.Round).ToList(), rows.Select(r => r.Competence.Mean).ToList(),
-        rows.Select(r => Bound(r.Competence.Lower, r.Competence.Mean)).ToList(), rows.Select(r => Bound(r.Competence.Upper, r.Competence.Mean)).ToList()));
-}
-Charts.Line(Path.Combine(output, "rounds.png"), $"Self-enhancement: held-out scores per round ({options.Seeds.Count} seeds, 95% CI)", "round (0 = SFT policy)", "score", series);
-Console.WriteLine($"wrote result.json and rounds.png to {output}; wall time {watch.Elapsed.TotalSeconds:F0} s");
+var charts = ProtocolCharts.Write(result, output);
+Console.WriteLine($"wrote result.json and {string.Join(", ", charts.Select(Path.GetFileName))} to {output}; wall time {watch.Elapsed.TotalSeconds:F0} s");
 return 0;
-
-static double Bound(double bound, double mean) => double.IsNaN(bound) ? mean : bound;
 
 static string Interval(SummaryStatistics s) =>
     double.IsNaN(s.Lower) ? $"{s.Mean:P1}" : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:P1} [{s.Lower:P1}, {s.Upper:P1}]");

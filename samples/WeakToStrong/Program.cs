@@ -9,6 +9,7 @@
 // times faster than many; 0 keeps TorchSharp's default.
 using System.Diagnostics;
 using System.Globalization;
+using Superalign.Charts;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Samples;
@@ -80,20 +81,9 @@ foreach (var v in result.Variants)
 
 var path = Path.Combine(output, "result.json");
 ProtocolJson.Write(result, path);
-// The picture: PGR against the strong student's trunk width, one line per weak supervisor (95% t-interval over seeds).
-var widths = options.StrongTrunks.ToDictionary(t => t.Name, t => (double)t.Width);
-var series = result.Pairs.GroupBy(p => (p.Variant, p.Weak)).Select(g =>
-{
-    var pairs = g.Where(p => p.Pgr is not null).OrderBy(p => widths[p.Strong]).ToList();
-    string name = g.Key.Variant == SupervisionVariant.Single ? $"weak {g.Key.Weak}" : $"ensemble of {g.Key.Weak}";
-    return new ChartSeries(name, pairs.Select(p => widths[p.Strong]).ToList(), pairs.Select(p => p.Pgr!.Mean).ToList(),
-        pairs.Select(p => double.IsNaN(p.Pgr!.Lower) ? p.Pgr.Mean : p.Pgr.Lower).ToList(), pairs.Select(p => double.IsNaN(p.Pgr!.Upper) ? p.Pgr.Mean : p.Pgr.Upper).ToList());
-}).Where(c => c.X.Count > 0).ToList();
-var chart = Path.Combine(output, "pgr-vs-student-size.png");
-if (series.Count > 0)
-    Charts.Line(chart, $"Performance gap recovered vs strong student size ({options.CompetenceLoss}, {options.Seeds.Count} seeds, 95% CI)",
-        "strong trunk width (depth grows with it)", "PGR", series, [("no gain", 0.0), ("ceiling", 1.0)], logX: true);
-Console.WriteLine($"wrote {path} and {chart}; protocol {result.WallSeconds:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
+// The picture: PGR against the strong student's size, one line per weak supervisor (95% t-interval over seeds).
+var charts = ProtocolCharts.Write(result, output);
+Console.WriteLine($"wrote {path} and {string.Join(", ", charts.Select(Path.GetFileName))}; protocol {result.WallSeconds:F1} s, program {watch.Elapsed.TotalSeconds:F1} s");
 return 0;
 
 static string Pgr(double value) => double.IsNaN(value) ? "excl." : value.ToString("F2");

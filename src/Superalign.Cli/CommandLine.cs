@@ -78,6 +78,7 @@ public static class CommandLine
         root.Subcommands.Add(run);
         root.Subcommands.Add(merge);
         root.Subcommands.Add(slurm);
+        root.Subcommands.Add(PlotCommand.Build(output, error));
         return root;
     }
 
