@@ -12,7 +12,7 @@ namespace Superalign.Cli;
 /// result a single process writes. Every input is checked before any work; a bad one is one line on stderr and exit
 /// code 2.
 /// </summary>
-public static class CommandLine
+public static partial class CommandLine
 {
     /// <summary>Exit code of a bad command line or bad settings.</summary>
     public const int BadInput = 2;
@@ -126,7 +126,16 @@ public static class CommandLine
         string resultPath = Path.Combine(outDir ?? ".", ResultFileName);
         ProtocolJson.Write((object)result, resultPath);
         output.WriteLine($"wrote {resultPath}");
+        // CHARTS: once src/Superalign.Charts lands, write the charts here: ProtocolCharts.Write(result, outDir ?? ".");
+        Report(result, output);
         return 0;
+    }
+
+    /// <summary>The summary tables of <paramref name="result"/> after a blank line (a result no report knows prints nothing).</summary>
+    private static void Report(IProtocolResult result, TextWriter output)
+    {
+        output.WriteLine();
+        Reports.ProtocolReports.Write(result, output);
     }
 
     /// <summary>
@@ -257,6 +266,7 @@ public static class CommandLine
         string resultPath = Path.Combine(resultDirectory ?? directory, ResultFileName);
         ProtocolJson.Write((object)result, resultPath);
         output.WriteLine($"wrote {resultPath}");
+        Report(result, output);
         return 0;
     }
 
