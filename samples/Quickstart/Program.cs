@@ -12,13 +12,18 @@ using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
 using Superalign.Runtime;
-using Superalign.Samples;
 using Superalign.Students;
 using TorchSharp;
 using static TorchSharp.torch;
 
 const int Features = 16, Answers = 4, Refuse = Answers, Seed = 7;
-SampleArguments.ParseOrExit(args, "Quickstart", usage: "");
+// No options: --help prints the usage; any other argument is one line on stderr and exit code 2.
+if (args.Length > 0)
+{
+    if (args.All(a => a is "--help" or "-h")) { Console.WriteLine("usage: Quickstart"); Environment.Exit(0); }
+    Console.Error.WriteLine($"Quickstart: unexpected argument '{args.First(a => a is not ("--help" or "-h"))}'; this program takes no options (only --help).");
+    Environment.Exit(2);
+}
 // The library's default device: CUDA when TorchSharp finds a GPU (untested: no CUDA build has run), else the CPU.
 var device = Devices.Default();
 var (trainX, trainAnswer, trainSensitive) = Generate(4000, Seed, device);

@@ -8,11 +8,12 @@ namespace Superalign.Cli;
 
 /// <summary>
 /// <c>superalign</c>: <c>list</c> the protocols, <c>run</c> one from its defaults, a config file and <c>--set</c>
-/// settings (optionally one shard of its units into a run directory), <c>merge</c> a run directory's units into the
-/// result a single process writes. Every input is checked before any work; a bad one is one line on stderr and exit
-/// code 2.
+/// settings (optionally one shard of its units into a run directory, or its units in local processes), <c>merge</c> a
+/// run directory's units into the result a single process writes, <c>plot</c> a result's charts, <c>slurm</c> an sbatch
+/// array script for a run. A finished run or merge writes result.json, the charts and the summary tables. Every input
+/// is checked before any work; a bad one is one line on stderr and exit code 2.
 /// </summary>
-public static class CommandLine
+public static partial class CommandLine
 {
     /// <summary>Exit code of a bad command line or bad settings.</summary>
     public const int BadInput = 2;
@@ -60,7 +61,7 @@ public static class CommandLine
 
         var mergeDir = new Argument<string>("directory") { Description = "A run directory whose units were computed by shards." };
         var merge = new Command("merge", "Rebuild the result of a run directory from its units (nothing is trained) and write result.json there.") { mergeDir };
-        merge.SetAction(parse => Guarded(error, () => Merge(parse.GetValue(mergeDir)!, output)));
+        merge.SetAction(parse => Guarded(error, () => Merge(parse.GetValue(mergeDir)!, output, error)));
 
         var slurmProtocol = new Argument<string>("protocol") { Description = "A protocol name (superalign list)." };
         var slurmConfig = new Option<string?>("--config") { Description = "Options as JSON; default: the protocol's defaults." };
@@ -124,10 +125,36 @@ public static class CommandLine
             output.WriteLine($"shard {ShardText(shard)}: units {string.Join(", ", units!)} are in {outDir}; merge with: superalign merge {outDir}");
             return 0;
         }
-        string resultPath = Path.Combine(outDir ?? ".", ResultFileName);
+        Finish(result, outDir ?? ".", output, error);
+        return 0;
+    }
+
+    /// <summary>
+    /// What a finished run or a merge leaves: result.json, the protocol's charts beside it (a chart that cannot be
+    /// drawn is a warning: the result is kept and <c>superalign plot</c> can draw them later) and the summary tables.
+    /// </summary>
+    private static void Finish(IProtocolResult result, string directory, TextWriter output, TextWriter error)
+    {
+        string resultPath = Path.Combine(directory, ResultFileName);
         ProtocolJson.Write((object)result, resultPath);
         output.WriteLine($"wrote {resultPath}");
-        return 0;
+        try
+        {
+            var charts = Superalign.Charts.ProtocolCharts.Write(result, directory);
+            if (charts.Count > 0) output.WriteLine($"wrote {string.Join(", ", charts.Select(Path.GetFileName))} in {directory}");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error.WriteLine($"superalign: warning: the charts were not drawn ({FirstLine(e.Message)}); draw them with: superalign plot {resultPath}");
+        }
+        Report(result, output);
+    }
+
+    /// <summary>The summary tables of <paramref name="result"/> after a blank line (a result no report knows prints nothing).</summary>
+    private static void Report(IProtocolResult result, TextWriter output)
+    {
+        output.WriteLine();
+        Reports.ProtocolReports.Write(result, output);
     }
 
     /// <summary>
@@ -183,7 +210,7 @@ public static class CommandLine
         File.Delete(config);
         if (failed > 0) return 1;
         string resultDir = outDir ?? ".";
-        int code = Merge(runDir, output, resultDir);
+        int code = Merge(runDir, output, error, resultDir);
         if (outDir is null) Directory.Delete(runDir, recursive: true);
         return code;
     }
@@ -229,7 +256,7 @@ public static class CommandLine
 
     private static string ShardText((int Index, int Count)? shard) => shard is { } s ? $"{s.Index}/{s.Count}" : "";
 
-    private static int Merge(string directory, TextWriter output, string? resultDirectory = null)
+    private static int Merge(string directory, TextWriter output, TextWriter error, string? resultDirectory = null)
     {
         string manifest = Path.Combine(directory, ProtocolUnitStore.ManifestFileName);
         if (!File.Exists(manifest)) throw new BadInputException($"{manifest} does not exist: not a run directory (superalign run --out writes one).");
@@ -255,9 +282,7 @@ public static class CommandLine
         {
             throw new BadInputException(FirstLine(e.Message));
         }
-        string resultPath = Path.Combine(resultDirectory ?? directory, ResultFileName);
-        ProtocolJson.Write((object)result, resultPath);
-        output.WriteLine($"wrote {resultPath}");
+        Finish(result, resultDirectory ?? directory, output, error);
         return 0;
     }
 

@@ -4,13 +4,16 @@ using Xunit;
 namespace Superalign.Samples.Tests;
 
 /// <summary>
-/// Every sample rejects every bad command line before any work: exit code 2, ONE line on stderr that names the option
-/// (no stack trace), and nothing written (the working directory and the output directory stay empty). The built sample
-/// programs run in child processes (<c>dotnet Sample.dll …</c>), exactly as users start them. A sample that accepted a
-/// bad line would start training and be stopped by the guard of <see cref="SampleProcess.Run"/> (a failure).
+/// The samples are <c>superalign run &lt;protocol&gt;</c> with their defaults (Quickstart aside, which takes no options). A
+/// bad command line exits with 2 and ONE line on stderr that names the option (no stack trace) and writes nothing; help
+/// lists the command line's options; a tiny run set up with <c>--set</c> writes result.json and prints the report. The
+/// built sample programs run in child processes (<c>dotnet Sample.dll …</c>), exactly as users start them. A sample
+/// that accepted a bad line would start training and be stopped by the guard of <see cref="SampleProcess.Run"/>.
 /// </summary>
 public sealed class SampleCommandLineTests
 {
+    private static readonly string[] Wrappers = ["Sandwiching", "WeakToStrong", "GapAnnealing", "CoOptimization", "SelfEnhancement"];
+
     public static TheoryData<string, string[], string> BadCommandLines()
     {
         var rows = new TheoryData<string, string[], string>
@@ -20,61 +23,24 @@ public sealed class SampleCommandLineTests
             { "Quickstart", ["extra"], "'extra'" },
             { "Quickstart", ["--out", "x"], "takes no options" },
 
-            // Sandwiching: bad numbers, values its options reject, unknown options, missing values.
-            { "Sandwiching", ["--seeds", "x"], "--seeds" },
-            { "Sandwiching", ["--seeds", "0"], "--seeds" },
-            { "Sandwiching", ["--seeds", "99999999999"], "--seeds" },
-            { "Sandwiching", ["--seeds"], "--seeds" },
-            { "Sandwiching", ["--reveals", "40"], "--reveals" },
-            { "Sandwiching", ["--reveals", "0"], "--reveals" },
-            { "Sandwiching", ["--evidence", "50"], "--evidence" },
-            { "Sandwiching", ["--amplitude", "-1"], "--amplitude" },
-            { "Sandwiching", ["--amplitude", "nan"], "--amplitude" },
-            { "Sandwiching", ["--device", "tpu"], "--device" },
-            { "Sandwiching", ["--threads", "-2"], "--threads" },
-            { "Sandwiching", ["--bogus", "1"], "'--bogus'" },
-            { "Sandwiching", ["--seeds", "2", "--seeds", "3"], "--seeds" },
-
-            // WeakToStrong.
-            { "WeakToStrong", ["--seeds", "three"], "--seeds" },
-            { "WeakToStrong", ["--seeds", "-1"], "--seeds" },
-            { "WeakToStrong", ["--loss", "nope"], "--loss" },
-            { "WeakToStrong", ["--ensemble", "yes"], "--ensemble" },
-            { "WeakToStrong", ["--threads", "x"], "--threads" },
-            { "WeakToStrong", ["positional"], "'positional'" },
-
-            // GapAnnealing.
-            { "GapAnnealing", ["--only", "nope"], "--only" },
-            { "GapAnnealing", ["--acceptance", "maybe"], "--acceptance" },
-            { "GapAnnealing", ["--schedule", "stride:x"], "--schedule" },
-            { "GapAnnealing", ["--schedule", "stride:0"], "--schedule" },
-            { "GapAnnealing", ["--margin", "-1"], "--margin" },
-            { "GapAnnealing", ["--probe", "0"], "--probe" },
-            { "GapAnnealing", ["--pacing", "fast"], "--pacing" },
-            { "GapAnnealing", ["--ladder", "w-d1"], "--ladder" },
-            { "GapAnnealing", ["--ladder", "w16-d1"], "--ladder" },
-            { "GapAnnealing", ["--members", "w99999999999-d1"], "--members" },
-            { "GapAnnealing", ["--only", "diversity", "--margin", "2"], "--margin" },
-            { "GapAnnealing", ["--seeds", "0"], "--seeds" },
-
-            // CoOptimization.
-            { "CoOptimization", ["--budget", "0"], "--budget" },
-            { "CoOptimization", ["--loss", "nope"], "--loss" },
-            { "CoOptimization", ["--beta", "-1"], "--beta" },
-            { "CoOptimization", ["--lr", "0"], "--lr" },
-            { "CoOptimization", ["--schedules", "nope"], "--schedules" },
-            { "CoOptimization", ["--conflict-aware", "x"], "--conflict-aware" },
-
-            // SelfEnhancement.
-            { "SelfEnhancement", ["--rounds", "0"], "--rounds" },
-            { "SelfEnhancement", ["--temperature", "-1"], "--temperature" },
-            { "SelfEnhancement", ["--judges", "Self,Nobody"], "--judges" },
-            { "SelfEnhancement", ["--loss", "nope"], "--loss" },
-            { "SelfEnhancement", ["--steps", "1.5"], "--steps" },
+            // Values a protocol's options reject, and the GapAnnealing sample's settings that only one of its protocols has.
+            { "Sandwiching", ["--set", "reveals=40"], "Reveals" },
+            { "Sandwiching", ["--seeds", "3-1"], "--seeds" },
+            { "Sandwiching", ["--threads", "0"], "--threads" },
+            { "WeakToStrong", ["--set", "steps=0"], "Steps" },
+            { "CoOptimization", ["--set", "batchBudget=0"], "BatchBudget" },
+            { "SelfEnhancement", ["--set", "rounds=0"], "Rounds" },
+            { "GapAnnealing", ["--set", "acceptance=always"], "diversified-supervision: --set acceptance" },
+            { "GapAnnealing", ["--set", "curriculumPacing=partitioned"], "gap-annealing: --set curriculumPacing" },
+            { "GapAnnealing", ["--write-config", "x.json"], "--write-config" },
         };
-        // An output directory that cannot be written fails before the work, not after it (results were lost).
-        foreach (var sample in new[] { "Sandwiching", "WeakToStrong", "GapAnnealing", "CoOptimization", "SelfEnhancement" })
+        foreach (var sample in Wrappers)
         {
+            rows.Add(sample, ["--bogus", "1"], "'--bogus'");
+            rows.Add(sample, ["--seeds", "x"], "--seeds x");
+            rows.Add(sample, ["--set", "nope=1"], "'nope'");
+            rows.Add(sample, ["--config", "missing.json"], "missing.json");
+            // An output directory that cannot be written fails before the work, not after it (results were lost).
             rows.Add(sample, ["--out", SampleProcess.Blocked], "--out");
             if (OperatingSystem.IsLinux()) rows.Add(sample, ["--out", "/proc/x"], "--out");
         }
@@ -95,7 +61,7 @@ public sealed class SampleCommandLineTests
         Assert.Equal(2, run.ExitCode);
         var lines = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var line = Assert.Single(lines);
-        Assert.StartsWith($"{sample}: ", line);
+        Assert.StartsWith(sample == "Quickstart" ? "Quickstart: " : "superalign: ", line);
         Assert.Contains(named, line);
         Assert.DoesNotContain("Exception", line);
         Assert.Equal("", run.Output);
@@ -103,21 +69,48 @@ public sealed class SampleCommandLineTests
         Assert.Equal(directory.Expected, directory.Entries());
     }
 
+    [Fact]
+    public void Quickstart_help_prints_its_usage()
+    {
+        using var directory = new ScratchDirectory();
+        var run = SampleProcess.Run("Quickstart", directory.Path, "--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.StartsWith("usage: Quickstart", run.Output);
+        Assert.Equal("", run.Error);
+    }
+
     [Theory]
-    [InlineData("Quickstart")]
-    [InlineData("Sandwiching")]
-    [InlineData("WeakToStrong")]
-    [InlineData("GapAnnealing")]
-    [InlineData("CoOptimization")]
-    [InlineData("SelfEnhancement")]
-    public void Help_prints_the_usage_and_exits_with_0(string sample)
+    [InlineData("Sandwiching", "sandwiching")]
+    [InlineData("WeakToStrong", "weak-to-strong")]
+    [InlineData("GapAnnealing", "gap-annealing")]
+    [InlineData("CoOptimization", "co-optimization")]
+    [InlineData("SelfEnhancement", "self-enhancement")]
+    public void Help_names_the_protocol_and_lists_the_command_line_options(string sample, string protocol)
     {
         using var directory = new ScratchDirectory();
         var run = SampleProcess.Run(sample, directory.Path, "--help");
         Assert.Equal(0, run.ExitCode);
-        Assert.StartsWith($"usage: {sample}", run.Output);
+        Assert.Contains($"superalign run {protocol}", run.Output.Split('\n')[0]);
+        foreach (var option in new[] { "--set", "--config", "--seeds", "--out", "--threads", "--jobs", "--write-config" })
+            Assert.Contains(option, run.Output);
         Assert.Equal("", run.Error);
         Assert.Equal(directory.Expected, directory.Entries());
+    }
+
+    [Fact]
+    public void A_tiny_run_set_up_with_set_writes_result_json_to_the_default_directory_and_prints_the_report()
+    {
+        using var directory = new ScratchDirectory();
+        var run = SampleProcess.Run("Sandwiching", directory.Path, "--seeds", "1", "--set", "trainSize=300", "--set", "testSize=100",
+            "--set", "judgeSteps=30", "--set", "expertSteps=30", "--set", "batchSize=64", "--set", "bootstrapResamples=50", "--set", "device=cpu");
+        Assert.True(run.ExitCode == 0, run.Error);
+        string result = Path.Combine(directory.Path, "artifacts", "sandwiching", "result.json");
+        Assert.True(File.Exists(result), $"no {result}; output:\n{run.Output}");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(result))!;
+        Assert.Equal(300, json["options"]!["trainSize"]!.GetValue<int>());
+        double noHelp = json["noHelp"]!["mean"]!.GetValue<double>();
+        Assert.Contains("sandwiching: 1 seed(s);", run.Output);
+        Assert.Contains($"judge, no help          {noHelp.ToString("P1", System.Globalization.CultureInfo.InvariantCulture),14}", run.Output);
     }
 
     /// <summary>An empty working directory for one run, deleted afterwards.</summary>

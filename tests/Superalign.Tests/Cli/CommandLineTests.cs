@@ -96,17 +96,27 @@ public sealed class CommandLineTests
         string[] common = ["run", "sandwiching", .. TinySettings(), "--seeds", "1-3"];
         var one = Run([.. common, "--out", whole]);
         Assert.True(one.Code == 0, one.Err);
+        // One process prints the report after writing result.json; a shard prints none; the merge prints the same report.
+        const string tableHeader = "condition                mean accuracy";
+        Assert.Contains(tableHeader, one.Out);
         foreach (var shard in new[] { "0/2", "1/2" })
         {
             var part = Run([.. common, "--out", sharded, "--shard", shard]);
             Assert.True(part.Code == 0, part.Err);
+            Assert.DoesNotContain(tableHeader, part.Out);
             Assert.False(File.Exists(Path.Combine(sharded, CommandLine.ResultFileName)));
         }
         Assert.Equal(3, Directory.GetFiles(Path.Combine(sharded, ProtocolUnitStore.UnitsFolderName), "*.json").Length);
         var merged = Run("merge", sharded);
         Assert.True(merged.Code == 0, merged.Err);
+        Assert.Contains(tableHeader, merged.Out);
+        Assert.Equal(TableRows(one.Out), TableRows(merged.Out));
         Assert.Equal(WithoutTimings(Path.Combine(whole, CommandLine.ResultFileName)), WithoutTimings(Path.Combine(sharded, CommandLine.ResultFileName)));
     }
+
+    /// <summary>The report's lines that hold no timing (a seed line ends with its wall time).</summary>
+    private static string[] TableRows(string output) =>
+        output.Split('\n').Where(l => !l.StartsWith("wrote ", StringComparison.Ordinal) && !l.TrimEnd().EndsWith(" s)", StringComparison.Ordinal)).ToArray();
 
     [Fact]
     public void Jobs_in_child_processes_give_the_result_of_one_process()
