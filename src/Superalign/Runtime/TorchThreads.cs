@@ -6,18 +6,21 @@ namespace Superalign.Runtime;
 /// The library's recommendation for libtorch's intra-op thread count. libtorch defaults to one thread per core, and its
 /// OpenMP workers spin-wait between operations: for small models each operation is too short to share, so extra threads
 /// only add synchronisation, and on a loaded or shared machine they wait for cores held by other processes. Measured
-/// on a 2-core AMD EPYC shared with other builds (forward + backward + SGD step of an MLP, batch 64): two threads were
-/// 20× slower than one at 13 k parameters, 2.8× slower at 2.2 M, and 1.6× faster at 8.5 M.
+/// with <c>benchmarks -- --threads</c> (one competence update of an MLP, batch 64, 1 against 2 threads as interleaved
+/// pairs) on a 2-core AMD EPYC: idle, two threads took 1.26× the time of one at 13 k parameters, 0.98× at 149 k,
+/// 0.77× at 561 k and 0.66× at 2.2 M; with other builds loading the machine, two threads took 3.4–52× the time of one
+/// at every size up to 8.5 M.
 /// </summary>
 /// <remarks>
 /// Nothing in the library changes the thread count by itself (it is process-wide state of the host program). Call
-/// <see cref="Use"/> once at start-up with <see cref="Recommended"/>, or set it yourself. To use more cores for small
-/// models, run more processes (seeds, shards: <c>superalign run --jobs K</c>) with one thread each.
+/// <see cref="Use"/> once at start-up with <see cref="Recommended"/>, or set it yourself. On a shared or busy machine
+/// prefer one thread at any size. To use more cores for small models, run more processes (seeds, shards:
+/// <c>superalign run --jobs K</c>) with one thread each.
 /// </remarks>
 public static class TorchThreads
 {
     /// <summary>Below this many trainable parameters one thread is recommended (see the class remarks for the measurement).</summary>
-    public const long SingleThreadBelowParameters = 4_000_000;
+    public const long SingleThreadBelowParameters = 250_000;
 
     /// <summary>
     /// The recommended thread count for training a model of <paramref name="parameters"/> parameters: 1 below
