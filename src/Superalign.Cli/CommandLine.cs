@@ -117,16 +117,30 @@ public static partial class CommandLine
         if (outDir is not null) CheckWritable(outDir);
         if (jobs > 1) return RunJobs(entry, options, created.Units.Count, jobs, outDir, threads, output, error);
         TorchSharp.torch.set_num_threads(threads);
-        var units = shard is { } s ? created.Units.Where((_, i) => i % s.Count == s.Index).ToList() : null;
+        // A shard is a contiguous block of the units (a protocol lists a seed's units together, so a process that
+        // computes several of them trains what they share once).
+        var units = shard is { } s ? created.Units.Skip(Block(created.Units.Count, s).Start).Take(Block(created.Units.Count, s).Count).ToList() : null;
         if (units is { Count: 0 }) throw new BadInputException($"shard {ShardText(shard)} has no units (the run has {created.Units.Count}).");
-        var result = ProgressDisplay.Run(error, 1, _ => "", display => created.Run(new ProtocolRun { Directory = outDir, Units = units }, display.Lane(0)));
         if (shard is not null)
         {
+            ProgressDisplay.Run(error, 1, _ => "", display =>
+            {
+                created.Compute(new ProtocolRun { Directory = outDir, Units = units }, display.Lane(0));
+                return 0;
+            });
             output.WriteLine($"shard {ShardText(shard)}: units {string.Join(", ", units!)} are in {outDir}; merge with: superalign merge {outDir}");
             return 0;
         }
+        var result = ProgressDisplay.Run(error, 1, _ => "", display => created.Run(new ProtocolRun { Directory = outDir }, display.Lane(0)));
         Finish(result, outDir ?? ".", output, error);
         return 0;
+    }
+
+    /// <summary>Shard i of N of <paramref name="units"/> units: the block [⌊i·U/N⌋, ⌊(i+1)·U/N⌋).</summary>
+    internal static (int Start, int Count) Block(int units, (int Index, int Count) shard)
+    {
+        int start = (int)((long)shard.Index * units / shard.Count), end = (int)((long)(shard.Index + 1) * units / shard.Count);
+        return (start, end - start);
     }
 
     /// <summary>

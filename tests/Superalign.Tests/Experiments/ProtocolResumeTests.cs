@@ -47,25 +47,27 @@ public sealed class ProtocolResumeTests
     {
         using var directory = new TempDirectory();
         var protocol = Create(name);
-        Assert.Equal(2, protocol.Units.Count);
-        var (first, second) = (protocol.Units[0], protocol.Units[1]);
+        // Two seeds; a seed is one unit, or (co-optimization) one unit per schedule, keyed seed-N.arm-K.
+        var bySeed = protocol.Units.GroupBy(u => u.Split('.')[0]).ToList();
+        Assert.Equal(2, bySeed.Count);
+        var (first, second) = (bySeed[0].ToList(), bySeed[1].ToList());
         var run = new ProtocolRun { Directory = directory.Path };
 
         var (uninterrupted, _) = RunLogged(protocol, ProtocolRun.None);
 
-        // A shard that ran only the second unit; then the whole run computes the first and reads the second back.
-        var (shard, shardReports) = RunLogged(protocol, run with { Units = [second] });
+        // A shard that ran only the second seed; then the whole run computes the first and reads the second back.
+        var (shard, shardReports) = RunLogged(protocol, run with { Units = second });
         Assert.Empty(ReadBack(shardReports));
-        Assert.True(File.Exists(Path.Combine(directory.Path, "units", second + ".json")));
-        Assert.False(File.Exists(Path.Combine(directory.Path, "units", first + ".json")));
-        var shardSeed = int.Parse(second["seed-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.All(second, u => Assert.True(File.Exists(Path.Combine(directory.Path, "units", u + ".json"))));
+        Assert.All(first, u => Assert.False(File.Exists(Path.Combine(directory.Path, "units", u + ".json"))));
+        var shardSeed = int.Parse(bySeed[1].Key["seed-".Length..], System.Globalization.CultureInfo.InvariantCulture);
         // The shard's result covers its unit only: its seeds, or (results without a seed list) the seeds of its runs.
         var shardJson = JsonNode.Parse(ProtocolJson.Serialize((object)shard))!;
         var seeds = shardJson["seeds"]?.AsArray() ?? new JsonArray(shardJson["runs"]!.AsArray().Select(r => (JsonNode?)r!["seed"]!.DeepClone()).ToArray());
         Assert.Equal([shardSeed], seeds.Select(s => (int)s!).Distinct());
 
         var (resumed, resumedReports) = RunLogged(protocol, run);
-        Assert.Equal([$"seed {shardSeed}"], ReadBack(resumedReports));
+        Assert.Equal([$"seed {shardSeed}"], ReadBack(resumedReports).Distinct());
         Assert.NotEmpty(Computed(resumedReports));
         Assert.Equal(resumedReports[^1].Total, resumedReports[^1].Done);
         Assert.Equal(WithoutTimings(uninterrupted), WithoutTimings(resumed));
@@ -74,13 +76,41 @@ public sealed class ProtocolResumeTests
         var unitFiles = Directory.GetFiles(Path.Combine(directory.Path, "units")).Order().ToList();
         var before = unitFiles.Select(File.ReadAllBytes).ToList();
         var (again, againReports) = RunLogged(protocol, run);
-        Assert.Equal(protocol.Units.Select(u => "seed " + u["seed-".Length..]), ReadBack(againReports));
+        Assert.Equal(bySeed.Select(g => "seed " + g.Key["seed-".Length..]), ReadBack(againReports).Distinct());
         Assert.Empty(Computed(againReports));
         Assert.Equal(againReports[^1].Total, againReports[^1].Done);
         Assert.Equal(before, unitFiles.Select(File.ReadAllBytes));
         Assert.Equal(WithoutRunTimings(resumed), WithoutRunTimings(again));
         Assert.Equal(WithoutTimings(uninterrupted), WithoutTimings(again));
         Assert.Empty(Directory.GetFiles(directory.Path, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Co_optimization_arms_computed_as_separate_shares_merge_to_the_uninterrupted_run()
+    {
+        using var directory = new TempDirectory();
+        var protocol = (CoOptimizationComparison)Create(CoOptimizationComparison.ProtocolName);
+        Assert.Equal(["seed-3.arm-0", "seed-3.arm-1", "seed-4.arm-0", "seed-4.arm-1"], protocol.Units);
+        var (uninterrupted, _) = RunLogged(protocol, ProtocolRun.None);
+
+        // A summary needs whole seeds: Run refuses a selection that splits one, naming the seed.
+        var split = Assert.Throws<ArgumentException>(() => protocol.Run(new ProtocolRun { Units = ["seed-3.arm-1", "seed-4.arm-0", "seed-4.arm-1"] }));
+        Assert.Contains("seed 3", split.Message);
+        Assert.Contains("Compute", split.Message);
+
+        // Each arm on its own, in a fresh protocol object each time (as separate processes would), in a scrambled order;
+        // every share trains its seed's base again from the seed alone.
+        var run = new ProtocolRun { Directory = directory.Path };
+        foreach (var unit in new[] { "seed-4.arm-1", "seed-3.arm-0", "seed-4.arm-0", "seed-3.arm-1" })
+        {
+            var log = new ProgressLog();
+            using (TorchThreads.Single()) Create(CoOptimizationComparison.ProtocolName).Compute(run with { Units = [unit] }, log);
+            Assert.Equal(log.Reports[^1].Total, log.Reports[^1].Done);
+            Assert.Contains(log.Reports, r => r.Stage.EndsWith("base trained", StringComparison.Ordinal));
+        }
+        var (merged, reports) = RunLogged(protocol, run with { ComputeMissing = false });
+        Assert.Empty(Computed(reports));
+        Assert.Equal(WithoutTimings(uninterrupted), WithoutTimings(merged));
     }
 
     [Fact]

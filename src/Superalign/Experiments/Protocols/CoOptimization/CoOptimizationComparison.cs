@@ -80,63 +80,111 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
 
     /// <inheritdoc />
     /// <remarks>
-    /// One unit per seed (<c>seed-N</c>): the base model's scores and every schedule's run from it (the schedules of a
-    /// seed share its base, so a seed is the smallest piece that is computed on its own).
+    /// One unit per seed and schedule (<c>seed-N.arm-K</c>, K the schedule's index in
+    /// <see cref="CoOptimizationOptions.Schedules"/>): the schedule's run from the seed's base model, with the base's
+    /// scores. A process trains a seed's base once for the arms it computes (deterministically, so arms computed in
+    /// different processes start from the same base); keep a seed's arms in one share to train it once.
     /// </remarks>
-    public override IReadOnlyList<string> Units => Options.Seeds.Select(SeedUnit).ToList();
+    public override IReadOnlyList<string> Units => Options.Seeds.SelectMany(seed => Enumerable.Range(0, Options.Schedules.Count).Select(k => ArmUnit(seed, k))).ToList();
+
+    private static string ArmUnit(int seed, int arm) => $"{SeedUnit(seed)}.arm-{arm.ToString(CultureInfo.InvariantCulture)}";
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">The selection holds some but not all arms of a seed (the summary compares
+    /// schedules per seed); compute such a share with <see cref="Compute"/>.</exception>
     public override CoOptimizationResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var wall = Stopwatch.StartNew();
-        var o = Options;
-        var seeds = SelectSeeds(run, o.Seeds);
-        var store = OpenStore(run);
-        var device = Devices.Parse(o.Device);
-        int perSeed = 1 + o.Schedules.Count;
-        var stages = new StageCounter(Name, progress, seeds.Count * perSeed);
-        var runs = new List<ScheduleRun>();
-        var bases = new List<ValueConflictScores>();
-        int trainPrompts = 0, testPrompts = 0;
-        foreach (int seed in seeds)
+        var selected = SelectUnits(run).ToHashSet(StringComparer.Ordinal);
+        foreach (int seed in Options.Seeds)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(seed, device, stages, cancellationToken),
-                () => stages.Report($"seed {seed}: read back", perSeed));
-            bases.Add(unit.Base);
-            runs.AddRange(unit.Runs);
-            (trainPrompts, testPrompts) = (unit.TrainPrompts, unit.TestPrompts);
+            int arms = Enumerable.Range(0, Options.Schedules.Count).Count(k => selected.Contains(ArmUnit(seed, k)));
+            if (arms > 0 && arms < Options.Schedules.Count)
+                throw new ArgumentException($"The selection holds {arms} of the {Options.Schedules.Count} units of seed {seed}; '{Name}' summarises whole seeds " +
+                                            "(schedules are compared per seed): select all of a seed's units, or compute a share with Compute (superalign run --shard does).", nameof(run));
         }
-        return Summarize(bases, runs, trainPrompts, testPrompts, wall.Elapsed.TotalSeconds);
+        var units = ComputeUnits(run, selected, progress, cancellationToken);
+        var bases = units.GroupBy(u => u.Seed).Select(g => g.First().Data.Base).ToList();
+        var last = units[^1].Data;
+        return Summarize(bases, units.Select(u => u.Data.Run).ToList(), last.TrainPrompts, last.TestPrompts, wall.Elapsed.TotalSeconds);
     }
 
-    /// <summary>A seed's unit: its base model's scores, every schedule's run, and the seed's prompt counts.</summary>
-    internal sealed record SeedUnitData(ValueConflictScores Base, IReadOnlyList<ScheduleRun> Runs, int TrainPrompts, int TestPrompts);
+    /// <inheritdoc />
+    public override void Compute(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ComputeUnits(run, SelectUnits(run).ToHashSet(StringComparer.Ordinal), progress, cancellationToken);
 
-    private SeedUnitData RunSeed(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
+    /// <summary>A unit: one schedule's run of a seed, its base model's scores, and the seed's prompt counts.</summary>
+    internal sealed record ArmUnitData(ValueConflictScores Base, ScheduleRun Run, int TrainPrompts, int TestPrompts);
+
+    /// <summary>A seed's base model (SFT on the seed's competence data) and what every schedule of the seed shares.</summary>
+    private sealed record SeedBase(ILanguageModelStudent Model, SeedData Data, ValueConflictScores Scores, PreferenceDataset Conformity, ProbeData? Probes) : IDisposable
+    {
+        public void Dispose() => Model.Dispose();
+    }
+
+    /// <summary>The selected units in the order of <see cref="Units"/>, each read back or computed (and stored).</summary>
+    private List<(int Seed, ArmUnitData Data)> ComputeUnits(ProtocolRun run, HashSet<string> selected, IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        var store = OpenStore(run);
+        var device = Devices.Parse(o.Device);
+        var plan = o.Seeds.Select(seed => (Seed: seed, Arms: Enumerable.Range(0, o.Schedules.Count).Where(k => selected.Contains(ArmUnit(seed, k))).ToList()))
+            .Where(p => p.Arms.Count > 0).ToList();
+        var stages = new StageCounter(Name, progress, plan.Sum(p => 1 + p.Arms.Count));
+        var units = new List<(int, ArmUnitData)>();
+        foreach (var (seed, arms) in plan)
+        {
+            SeedBase? seedBase = null;
+            try
+            {
+                foreach (int k in arms)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var candidate = o.Schedules[k];
+                    var unit = RunUnit(store, run, ArmUnit(seed, k), () =>
+                    {
+                        seedBase ??= TrainBase(seed, device, stages, cancellationToken);
+                        var b = seedBase;
+                        var trained = TrainSchedule(b.Data.Evaluate, (ILanguageModelStudent)b.Model.Clone(), candidate, seed, b.Scores, b.Data.Competence, b.Conformity, b.Probes, cancellationToken);
+                        Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
+                            seed, candidate.Name, trained.Scores.Competence, trained.Scores.Conformity, trained.Seconds);
+                        stages.Report($"seed {seed}: {candidate.Name} trained");
+                        return new ArmUnitData(b.Scores, trained, b.Data.TrainCount, b.Data.TestCount);
+                    }, () => stages.Report($"seed {seed}: {candidate.Name}: read back"));
+                    units.Add((seed, unit));
+                }
+                if (seedBase is null) stages.Report($"seed {seed}: base: read back"); // not trained: every selected schedule was read back
+            }
+            finally
+            {
+                seedBase?.Dispose();
+            }
+        }
+        return units;
+    }
+
+    private SeedBase TrainBase(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
     {
         var o = Options;
         var data = _data is null ? BuiltInData(seed) : UserData(_data, seed);
-        using var baseModel = LmTraining.NewModel(_factory,
+        var baseModel = LmTraining.NewModel(_factory,
             new LanguageModelRequest(SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", data.VocabularySize, data.SequenceLength, device), o.ModelDim, o.Layers, o.Heads);
-        LmTraining.Sft(baseModel, data.Competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
-        var baseScores = data.Evaluate(baseModel);
-        Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
-        stages.Report($"seed {seed}: base trained");
-        // The base is the reference of every schedule: its log-probs of the pairs are computed once.
-        var conformity = data.Conformity.WithReferenceLogProbs(baseModel);
-        var probeData = data.Probes is { } p ? new ProbeData(p.Competence, p.Conformity.WithReferenceLogProbs(baseModel)) : null;
-        var runs = new List<ScheduleRun>();
-        foreach (var candidate in o.Schedules)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var run = TrainSchedule(data.Evaluate, (ILanguageModelStudent)baseModel.Clone(), candidate, seed, baseScores, data.Competence, conformity, probeData, cancellationToken);
-            runs.Add(run);
-            Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
-                seed, candidate.Name, run.Scores.Competence, run.Scores.Conformity, run.Seconds);
-            stages.Report($"seed {seed}: {candidate.Name} trained");
+            LmTraining.Sft(baseModel, data.Competence, o.CompetenceLoss, o.PretrainSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, BaseSftStream), LoggerFactory, cancellationToken);
+            var baseScores = data.Evaluate(baseModel);
+            Logger.LogInformation("Seed {Seed}: base competence {Competence:P1}, conformity {Conformity:P1}", seed, baseScores.Competence, baseScores.Conformity);
+            stages.Report($"seed {seed}: base trained");
+            // The base is the reference of every schedule: its log-probs of the pairs are computed once.
+            var conformity = data.Conformity.WithReferenceLogProbs(baseModel);
+            var probeData = data.Probes is { } p ? new ProbeData(p.Competence, p.Conformity.WithReferenceLogProbs(baseModel)) : null;
+            return new SeedBase(baseModel, data, baseScores, conformity, probeData);
         }
-        return new SeedUnitData(baseScores, runs, data.TrainCount, data.TestCount);
+        catch
+        {
+            baseModel.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

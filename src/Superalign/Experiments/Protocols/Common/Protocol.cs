@@ -53,6 +53,18 @@ public interface IProtocol
     /// <exception cref="InvalidOperationException">The directory holds a run of other options.</exception>
     /// <exception cref="NotSupportedException">A directory or selection was given to a protocol without units.</exception>
     IProtocolResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Computes (or reads back) the units <paramref name="run"/> selects and stores them in its directory, without a
+    /// result: a share of a run that a merge completes (<c>superalign run --shard</c>). Unlike
+    /// <see cref="Run(ProtocolRun, IProgress{ProtocolProgress}?, CancellationToken)"/> it takes any selection, also one
+    /// the protocol could not summarise on its own. The default runs the protocol and drops the result.
+    /// </summary>
+    /// <param name="run">Run directory and unit selection.</param>
+    /// <param name="progress">Receives a report after each unit of work.</param>
+    /// <param name="cancellationToken">Checked between and during trainings.</param>
+    void Compute(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(run, progress, cancellationToken);
 }
 
 /// <summary>An experiment protocol with its option and result types.</summary>
@@ -150,6 +162,10 @@ public abstract class Protocol<TOptions, TResult> : IProtocol<TOptions, TResult>
             throw new NotSupportedException($"The protocol '{Name}' does not run by units: it cannot store or select them.");
         return Run(progress, cancellationToken);
     }
+
+    /// <inheritdoc cref="IProtocol.Compute"/>
+    public virtual void Compute(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(run, progress, cancellationToken);
 
     /// <summary>The key of the unit of seed <paramref name="seed"/>: <c>seed-3</c> (<c>seed--1</c> for −1).</summary>
     protected static string SeedUnit(int seed) => "seed-" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
