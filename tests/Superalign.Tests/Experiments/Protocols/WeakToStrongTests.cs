@@ -323,7 +323,7 @@ public sealed class WeakToStrongTests
         { new() { CompetenceLoss = "bogus" }, nameof(WeakToStrongOptions.CompetenceLoss) },
         { new() { CompetenceLoss = "reweight" }, nameof(WeakToStrongOptions.TrustedExamples) },
         { new() { CompetenceLoss = "reweight", TrustedExamples = 0 }, nameof(WeakToStrongOptions.TrustedExamples) },
-        { new() { TrustedExamples = 32 }, nameof(WeakToStrongOptions.TrustedExamples) },
+        { new() { TrustedExamples = -1 }, nameof(WeakToStrongOptions.TrustedExamples) },
         { new() { CompetenceLoss = "reweight", TrustedExamples = 32, CompetenceOptions = new() { Alpha = 0.5 } }, nameof(WeakToStrongOptions.CompetenceOptions) },
         { new() { Steps = 0 }, nameof(WeakToStrongOptions.Steps) },
         { new() { LearningRate = 0 }, nameof(WeakToStrongOptions.LearningRate) },
@@ -361,6 +361,19 @@ public sealed class WeakToStrongTests
         Assert.NotEqual(a.StudentAccuracy, b.StudentAccuracy);
         Assert.InRange(b.StudentAccuracy, 0.4, 1.0);
         Assert.Throws<ArgumentOutOfRangeException>(() => Run(Quick with { Seeds = [0], CompetenceLoss = "reweight", TrustedExamples = 301 }));
+    }
+
+    [Fact]
+    public void Trusted_examples_with_another_loss_are_added_to_the_students_data_as_ground_truth()
+    {
+        var xent = Run(Quick with { Seeds = [0] });
+        var control = Run(Quick with { Seeds = [0], TrustedExamples = 32 });
+
+        var (a, b) = (Assert.Single(xent.Rows), Assert.Single(control.Rows));
+        Assert.Equal(a.WeakAccuracy, b.WeakAccuracy);
+        Assert.Equal(a.CeilingAccuracy, b.CeilingAccuracy);
+        Assert.NotEqual(a.StudentAccuracy, b.StudentAccuracy);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Run(Quick with { Seeds = [0], TrustedExamples = 301 }));
     }
 
     [Fact]

@@ -45,11 +45,12 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     public string CompetenceLoss { get; init; } = "xent";
 
     /// <summary>
-    /// Size of the trusted set of <c>reweight</c>: the first <c>N</c> examples of half A (the weak models' half, in the
-    /// seed's shuffled order) with their ground-truth labels. Required (at least 1, at most half A) with
-    /// <c>reweight</c> and null (default) with every other loss. Note that the student then sees <c>N</c> ground-truth
-    /// labels that the <c>xent</c> student does not. Left out of the options' JSON when null, so runs without it keep
-    /// their fingerprints.
+    /// Trusted examples: the first <c>N</c> examples of half A (the weak models' half, in the seed's shuffled order)
+    /// with their ground-truth labels, at most half A. With <c>reweight</c> (required there) they are its trusted set;
+    /// with any other loss they are appended to the student's training data as one-hot labels — the control that gives
+    /// an <c>xent</c> or <c>logconf</c> student the same ground truth the <c>reweight</c> student sees. Null (default):
+    /// the student sees no ground truth. Left out of the options' JSON when null, so runs without it keep their
+    /// fingerprints.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? TrustedExamples { get; init; }
@@ -131,19 +132,13 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        if (Reweights)
-        {
-            if (TrustedExamples is not { } trusted || trusted < 1)
-                throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
-                    $"{owner}.{nameof(TrustedExamples)} must be at least 1 when {nameof(CompetenceLoss)} is '{WeakToStrong.ReweightLoss}'; got {(TrustedExamples is null ? "null" : TrustedExamples)}.");
-        }
-        else
-        {
-            ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
-            if (TrustedExamples is not null)
-                throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
-                    $"{owner}.{nameof(TrustedExamples)} is used only by {nameof(CompetenceLoss)} '{WeakToStrong.ReweightLoss}'; leave it null with '{CompetenceLoss}'.");
-        }
+        if (!Reweights) ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        if (Reweights && TrustedExamples is null)
+            throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
+                $"{owner}.{nameof(TrustedExamples)} is required when {nameof(CompetenceLoss)} is '{WeakToStrong.ReweightLoss}'.");
+        if (TrustedExamples is < 1)
+            throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
+                $"{owner}.{nameof(TrustedExamples)} must be at least 1 (or null); got {TrustedExamples}.");
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
