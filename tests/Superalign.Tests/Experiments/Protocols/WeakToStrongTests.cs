@@ -321,6 +321,10 @@ public sealed class WeakToStrongTests
         { new() { Seeds = [] }, nameof(WeakToStrongOptions.Seeds) },
         { new() { Seeds = [1, 1] }, nameof(WeakToStrongOptions.Seeds) },
         { new() { CompetenceLoss = "bogus" }, nameof(WeakToStrongOptions.CompetenceLoss) },
+        { new() { CompetenceLoss = "reweight" }, nameof(WeakToStrongOptions.TrustedExamples) },
+        { new() { CompetenceLoss = "reweight", TrustedExamples = 0 }, nameof(WeakToStrongOptions.TrustedExamples) },
+        { new() { TrustedExamples = -1 }, nameof(WeakToStrongOptions.TrustedExamples) },
+        { new() { CompetenceLoss = "reweight", TrustedExamples = 32, CompetenceOptions = new() { Alpha = 0.5 } }, nameof(WeakToStrongOptions.CompetenceOptions) },
         { new() { Steps = 0 }, nameof(WeakToStrongOptions.Steps) },
         { new() { LearningRate = 0 }, nameof(WeakToStrongOptions.LearningRate) },
         { new() { LearningRate = double.PositiveInfinity }, nameof(WeakToStrongOptions.LearningRate) },
@@ -342,6 +346,42 @@ public sealed class WeakToStrongTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new WeakToStrong(options));
         Assert.Equal(option, error.ParamName);
         Assert.Contains(option, error.Message);
+    }
+
+    [Fact]
+    public void Reweight_trains_on_a_trusted_part_of_half_a_and_leaves_the_other_models_unchanged()
+    {
+        var xent = Run(Quick with { Seeds = [0] });
+        var reweight = Run(Quick with { Seeds = [0], CompetenceLoss = " Reweight ", TrustedExamples = 32 });
+
+        var (a, b) = (Assert.Single(xent.Rows), Assert.Single(reweight.Rows));
+        // Same split, weak model and ceiling: only the student's loss differs.
+        Assert.Equal(a.WeakAccuracy, b.WeakAccuracy);
+        Assert.Equal(a.CeilingAccuracy, b.CeilingAccuracy);
+        Assert.NotEqual(a.StudentAccuracy, b.StudentAccuracy);
+        Assert.InRange(b.StudentAccuracy, 0.4, 1.0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Run(Quick with { Seeds = [0], CompetenceLoss = "reweight", TrustedExamples = 301 }));
+    }
+
+    [Fact]
+    public void Trusted_examples_with_another_loss_are_added_to_the_students_data_as_ground_truth()
+    {
+        var xent = Run(Quick with { Seeds = [0] });
+        var control = Run(Quick with { Seeds = [0], TrustedExamples = 32 });
+
+        var (a, b) = (Assert.Single(xent.Rows), Assert.Single(control.Rows));
+        Assert.Equal(a.WeakAccuracy, b.WeakAccuracy);
+        Assert.Equal(a.CeilingAccuracy, b.CeilingAccuracy);
+        Assert.NotEqual(a.StudentAccuracy, b.StudentAccuracy);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Run(Quick with { Seeds = [0], TrustedExamples = 301 }));
+    }
+
+    [Fact]
+    public void Trusted_examples_stay_out_of_the_options_json_unless_set()
+    {
+        // Runs without reweight keep the fingerprints of their run directories.
+        Assert.DoesNotContain("trustedExamples", ProtocolJson.Serialize(new WeakToStrongOptions()));
+        Assert.Contains("\"trustedExamples\": 16", ProtocolJson.Serialize(new WeakToStrongOptions { CompetenceLoss = "reweight", TrustedExamples = 16 }));
     }
 
     [Fact]

@@ -32,6 +32,13 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     /// <summary>The protocol's name in progress reports and the catalog.</summary>
     public const string ProtocolName = "weak-to-strong";
 
+    /// <summary>
+    /// The <see cref="WeakToStrongOptions.CompetenceLoss"/> that trains the student with
+    /// <see cref="LearningToReweightObjective"/> against <see cref="WeakToStrongOptions.TrustedExamples"/> ground-truth
+    /// examples of half A.
+    /// </summary>
+    public const string ReweightLoss = "reweight";
+
     // Every training of a seed (weak, ceiling, students) sees the same batch order; each row's bootstrap its own stream.
     private const int TrainingStream = 1, BootstrapStream = 2;
     private readonly WeakToStrongSetup? _setup;
@@ -216,7 +223,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                     {
                         if (supervision is null) continue;
                         using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
-                        Train(student, xb, supervision.LabelsB.argmax(1), supervision.LabelsB, Options.CompetenceOptions.Create(Options.CompetenceLoss), Options.StudentTraining, seed, ct);
+                        var (xs, soft) = StudentData(xb, supervision.LabelsB, xa, ya, setup.Classes);
+                        Train(student, xs, soft.argmax(1), soft, StudentObjective(student, xa, ya), Options.StudentTraining, seed, ct);
                         var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], firstRow + rows.Count);
                         rows.Add(row);
                         Logger.LogInformation(
@@ -241,6 +249,36 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         new Random(seed).Shuffle(order);
         int half = n / 2;
         return (tensor(order[..half]), tensor(order[half..]));
+    }
+
+    /// <summary>The student's competence objective: by name, or learning to reweight against the first examples of half A.</summary>
+    private ICompetenceObjective StudentObjective(IClassifierStudent student, Tensor xa, Tensor ya)
+    {
+        if (!Options.Reweights) return Options.CompetenceOptions.Create(Options.CompetenceLoss);
+        int trusted = TrustedCount(xa);
+        return new LearningToReweightObjective(student, xa.narrow(0, 0, trusted), ya.narrow(0, 0, trusted));
+    }
+
+    /// <summary>
+    /// The student's features and soft labels: half B with the weak labels, plus — for a loss other than
+    /// <c>reweight</c> with <see cref="WeakToStrongOptions.TrustedExamples"/> set — the trusted examples with one-hot
+    /// ground truth (the control that sees the same ground truth as <c>reweight</c>).
+    /// </summary>
+    private (Tensor Features, Tensor SoftLabels) StudentData(Tensor xb, Tensor weakLabels, Tensor xa, Tensor ya, int classes)
+    {
+        if (Options.Reweights || Options.TrustedExamples is null) return (xb, weakLabels);
+        int trusted = TrustedCount(xa);
+        var truth = nn.functional.one_hot(ya.narrow(0, 0, trusted).to_type(ScalarType.Int64), classes).to_type(weakLabels.dtype).to(weakLabels.device);
+        return (cat([xb, xa.narrow(0, 0, trusted).to(xb.device)], 0), cat([weakLabels, truth], 0));
+    }
+
+    private int TrustedCount(Tensor xa)
+    {
+        int trusted = Options.TrustedExamples!.Value;
+        if (trusted > xa.shape[0])
+            throw new ArgumentOutOfRangeException(nameof(WeakToStrongOptions.TrustedExamples), trusted,
+                $"{nameof(WeakToStrongOptions)}.{nameof(WeakToStrongOptions.TrustedExamples)} must be at most the {xa.shape[0]} examples of half A; got {trusted}.");
+        return trusted;
     }
 
     private void Train(IClassifierStudent model, Tensor features, Tensor labels, Tensor? softLabels, ICompetenceObjective objective, TrainingSettings settings,

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Superalign.Experiments.Metrics;
 using Superalign.Objectives.Competence;
@@ -36,10 +37,26 @@ public sealed record WeakToStrongOptions : IProtocolOptions
 
     /// <summary>
     /// Competence loss of the student on the weak labels: a name of <see cref="CompetenceObjectives.Names"/>, e.g.
-    /// <c>xent</c> (soft cross-entropy, default) or <c>logconf</c> (the auxiliary confidence loss). The weak model and
-    /// the ceiling always train with <c>ce</c> on ground truth.
+    /// <c>xent</c> (soft cross-entropy, default) or <c>logconf</c> (the auxiliary confidence loss); or
+    /// <c>reweight</c> (<see cref="WeakToStrong.ReweightLoss"/>): <c>xent</c> with per-example weights learned against
+    /// a trusted set (<see cref="LearningToReweightObjective"/>, Ren et al. 2018), which needs
+    /// <see cref="TrustedExamples"/>. The weak model and the ceiling always train with <c>ce</c> on ground truth.
     /// </summary>
     public string CompetenceLoss { get; init; } = "xent";
+
+    /// <summary>
+    /// Trusted examples: the first <c>N</c> examples of half A (the weak models' half, in the seed's shuffled order)
+    /// with their ground-truth labels, at most half A. With <c>reweight</c> (required there) they are its trusted set;
+    /// with any other loss they are appended to the student's training data as one-hot labels — the control that gives
+    /// an <c>xent</c> or <c>logconf</c> student the same ground truth the <c>reweight</c> student sees. Null (default):
+    /// the student sees no ground truth. Left out of the options' JSON when null, so runs without it keep their
+    /// fingerprints.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TrustedExamples { get; init; }
+
+    /// <summary>Whether <see cref="CompetenceLoss"/> names <c>reweight</c> (trimmed, any case).</summary>
+    internal bool Reweights => string.Equals(CompetenceLoss?.Trim(), WeakToStrong.ReweightLoss, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Options of the student's competence objective <see cref="CompetenceLoss"/>, e.g. <c>logconf</c>'s α, warm-up and
@@ -115,7 +132,13 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        if (!Reweights) ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        if (Reweights && TrustedExamples is null)
+            throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
+                $"{owner}.{nameof(TrustedExamples)} is required when {nameof(CompetenceLoss)} is '{WeakToStrong.ReweightLoss}'.");
+        if (TrustedExamples is < 1)
+            throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
+                $"{owner}.{nameof(TrustedExamples)} must be at least 1 (or null); got {TrustedExamples}.");
         ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), owner);
         ProtocolCheck.Positive(LearningRate, nameof(LearningRate), owner);
         ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), owner);
@@ -125,7 +148,10 @@ public sealed record WeakToStrongOptions : IProtocolOptions
             settings.Validate(option, owner);
         }
         if (CompetenceOptions is null) throw new ArgumentOutOfRangeException(nameof(CompetenceOptions), $"{owner}.{nameof(CompetenceOptions)} must not be null (leave its values null for the objective's defaults).");
-        CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
+        if (!Reweights) CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
+        else if (CompetenceOptions != new CompetenceObjectiveOptions())
+            throw new ArgumentOutOfRangeException(nameof(CompetenceOptions),
+                $"{owner}.{nameof(CompetenceOptions)} must be left empty with '{WeakToStrong.ReweightLoss}', which takes no objective options.");
         if (!(double.IsFinite(MinimumGap) && MinimumGap >= 0))
             throw new ArgumentOutOfRangeException(nameof(MinimumGap), MinimumGap, $"{owner}.{nameof(MinimumGap)} must be finite and >= 0; got {MinimumGap}.");
         ProtocolCheck.AtLeast(EnsembleMembers, 2, nameof(EnsembleMembers), owner);
