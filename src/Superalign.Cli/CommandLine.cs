@@ -353,7 +353,7 @@ public static partial class CommandLine
             {
                 value = JsonValue.Create(text);
             }
-            Set(node, key, value, $"--set {key}");
+            Set(node, key, value, $"--set {key}", OptionNames(entry.OptionsType));
         }
         try
         {
@@ -366,15 +366,18 @@ public static partial class CommandLine
     }
 
     /// <summary>Sets <paramref name="path"/> (keys joined by '.', matched ignoring case) in <paramref name="node"/>; the key must exist.</summary>
-    private static void Set(JsonObject node, string path, JsonNode? value, string what)
+    /// <param name="topLevel">Every top-level option name of the options type, also those the JSON leaves out while
+    /// unset (null): they can be set although the defaults' JSON does not hold them.</param>
+    private static void Set(JsonObject node, string path, JsonNode? value, string what, IReadOnlyList<string>? topLevel = null)
     {
         var parts = path.Split('.');
         var current = node;
         for (int i = 0; i < parts.Length; i++)
         {
-            string? key = current.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, parts[i], StringComparison.OrdinalIgnoreCase));
+            var names = i == 0 && topLevel is not null ? current.Select(p => p.Key).Union(topLevel).ToList() : current.Select(p => p.Key).ToList();
+            string? key = names.FirstOrDefault(k => string.Equals(k, parts[i], StringComparison.OrdinalIgnoreCase));
             if (key is null)
-                throw new BadInputException($"{what}: no option '{string.Join('.', parts[..(i + 1)])}'; options here: {string.Join(", ", current.Select(p => p.Key))}.");
+                throw new BadInputException($"{what}: no option '{string.Join('.', parts[..(i + 1)])}'; options here: {string.Join(", ", names)}.");
             if (i == parts.Length - 1)
             {
                 current[key] = value;
@@ -383,6 +386,10 @@ public static partial class CommandLine
             current = current[key] as JsonObject ?? throw new BadInputException($"{what}: '{string.Join('.', parts[..(i + 1)])}' is not an object of options.");
         }
     }
+
+    /// <summary>The JSON names of the options type's properties (as <see cref="ProtocolJson.Options"/> writes them).</summary>
+    private static IReadOnlyList<string> OptionNames(Type optionsType) =>
+        ProtocolJson.Options.GetTypeInfo(optionsType).Properties.Select(p => p.Name).ToList();
 
     /// <summary>Seeds from <c>0-19</c>, <c>0,2,5</c> or <c>3</c>.</summary>
     internal static IReadOnlyList<int> ParseSeeds(string text)

@@ -89,6 +89,23 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void Set_reaches_an_option_the_json_leaves_out_while_unset_and_still_refuses_unknown_names()
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        string config = Path.Combine(dir.Path, "w2s.json");
+        Assert.DoesNotContain("trustedExamples", JsonSerializer.Serialize(new WeakToStrongOptions(), ProtocolJson.Options));
+        var (code, _, err) = Run("run", "weak-to-strong", "--set", "competenceLoss=reweight", "--set", "trustedExamples=64", "--write-config", config);
+        Assert.True(code == 0, err);
+        var read = (WeakToStrongOptions)ProtocolCatalog.Find("weak-to-strong").ReadOptions(File.ReadAllText(config));
+        Assert.Equal(64, read.TrustedExamples);
+        Assert.Equal("reweight", read.CompetenceLoss);
+        var bad = Run("run", "weak-to-strong", "--set", "trustedExampels=64", "--write-config", config);
+        Assert.Equal(CommandLine.BadInput, bad.Code);
+        Assert.Contains("no option 'trustedExampels'", bad.Err);
+        Assert.Contains("trustedExamples", bad.Err);
+    }
+
+    [Fact]
     public void Shards_merged_give_the_result_of_one_process()
     {
         using var dir = new ResumeTestKit.TempDirectory();
