@@ -117,7 +117,6 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     private SeedUnitData RunSeed(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)
     {
         var o = Options;
-        var runs = new List<SelfEnhancementRun>();
         var task = new ValueConflictTask(o.Task with { Seed = seed });
         var rng = new Random(SeedStreams.Mix(seed, PromptOrderStream));
         var order = task.TrainPrompts.OrderBy(_ => rng.Next()).ToList();
@@ -127,31 +126,10 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
         var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
 
-        using var policy0 = NewModel(SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", task.Tokenizer.VocabularySize, task.SequenceLength, device);
-        LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
-        using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-            ? NewModel(SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", task.Tokenizer.VocabularySize, task.SequenceLength, device)
-            : null;
-        if (peer is not null)
-            LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
-        var round0 = new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0));
-        stages.Report($"seed {seed}: SFT policy trained");
-
-        foreach (var judge in o.Judges)
-        {
-            var watch = Stopwatch.StartNew();
-            using var policy = (ILanguageModelStudent)policy0.Clone();
-            var rounds = new List<RoundResult> { round0 };
-            for (int round = 1; round <= o.Rounds; round++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                rounds.Add(RunRound(task, policy, judge, peer, feedbackPrompts, seed, round, cancellationToken));
-                Logger.LogInformation("Seed {Seed} judge {Judge} round {Round}: competence {Competence:P1}, conformity {Conformity:P1}, judge agreement {Agreement:P1}, diversity {Diversity:F2}",
-                    seed, judge, round, rounds[^1].Scores.Competence, rounds[^1].Scores.Conformity, rounds[^1].JudgeAgreement, rounds[^1].Diversity);
-            }
-            runs.Add(new SelfEnhancementRun(judge, seed, rounds, watch.Elapsed.TotalSeconds));
-            stages.Report($"seed {seed}: {judge} judge, {o.Rounds} rounds");
-        }
+        var runs = RunJudges(seed, task.Tokenizer.VocabularySize, task.SequenceLength, device, sftData,
+            policy0 => new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0)),
+            (policy, peer, judge, round) => RunRound(task, policy, judge, peer, feedbackPrompts, seed, round, cancellationToken),
+            stages, cancellationToken);
         return new SeedUnitData(runs, task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
     }
 
@@ -223,25 +201,10 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         ValueConflictScores Evaluate(ILanguageModelStudent m) => data.Evaluate(m, split.SftTest, split.PreferenceTest, o.CompetenceMetric);
         double Diverse(ILanguageModelStudent m, int round) => DiversityOnData(data, m, diversityPrompts, seed, round);
 
-        using var policy0 = NewModel(SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", data.Tokenizer.VocabularySize, data.SequenceLength, device);
-        LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
-        using var peer = o.Judges.Contains(FeedbackJudge.Peer)
-            ? NewModel(SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", data.Tokenizer.VocabularySize, data.SequenceLength, device)
-            : null;
-        if (peer is not null)
-            LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
-        var round0 = new RoundResult(0, Evaluate(policy0), 0, double.NaN, 0, Diverse(policy0, 0));
-        stages.Report($"seed {seed}: SFT policy trained");
-
-        var runs = new List<SelfEnhancementRun>();
-        foreach (var judge in o.Judges)
-        {
-            var watch = Stopwatch.StartNew();
-            using var policy = (ILanguageModelStudent)policy0.Clone();
-            var rounds = new List<RoundResult> { round0 };
-            for (int round = 1; round <= o.Rounds; round++)
+        var runs = RunJudges(seed, data.Tokenizer.VocabularySize, data.SequenceLength, device, sftData,
+            policy0 => new RoundResult(0, Evaluate(policy0), 0, double.NaN, 0, Diverse(policy0, 0)),
+            (policy, peer, judge, round) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 var rng = new Random(RoundPromptSeed(seed, round, judge));
                 var prompts = Enumerable.Range(0, o.PromptsPerRound).Select(_ => pool[rng.Next(pool.Count)]).ToList();
                 int pairStream = 16 * round + (int)judge;
@@ -268,14 +231,49 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                     agreement = verdicts.Average();
                     TrainOnFeedback(policy, data.Tokenizer, data.SequenceLength, records, seed, pairStream, cancellationToken);
                 }
-                rounds.Add(new RoundResult(round, Evaluate(policy), kept.Count, agreement, split.PreferenceTest.Count, Diverse(policy, round)));
+                return new RoundResult(round, Evaluate(policy), kept.Count, agreement, split.PreferenceTest.Count, Diverse(policy, round));
+            },
+            stages, cancellationToken);
+        return new SeedUnitData(runs, pool.Count, split.SftTest.Count, split.SftTrain.Count);
+    }
+
+    /// <summary>
+    /// A seed's judges: the SFT policy (and, with a peer judge, the peer) trained on <paramref name="sftData"/>, round 0
+    /// scored by <paramref name="roundZero"/>, then per judge a clone of the policy through the rounds, each run by
+    /// <paramref name="runRound"/> (policy, peer, judge, round).
+    /// </summary>
+    private List<SelfEnhancementRun> RunJudges(int seed, int vocabulary, int sequenceLength, Device device, SupervisedDataset sftData,
+        Func<ILanguageModelStudent, RoundResult> roundZero, Func<ILanguageModelStudent, ILanguageModelStudent?, FeedbackJudge, int, RoundResult> runRound,
+        StageCounter stages, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        using var policy0 = NewModel(SeedStreams.Mix(seed, PolicyInitStream), $"policy-seed{seed}", vocabulary, sequenceLength, device);
+        LmTraining.Sft(policy0, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PolicySftStream), LoggerFactory, cancellationToken);
+        using var peer = o.Judges.Contains(FeedbackJudge.Peer)
+            ? NewModel(SeedStreams.Mix(seed, PeerInitStream), $"peer-seed{seed}", vocabulary, sequenceLength, device)
+            : null;
+        if (peer is not null)
+            LmTraining.Sft(peer, sftData, o.CompetenceLoss, o.SftSteps, o.BatchSize, o.LearningRate, SeedStreams.Mix(seed, PeerSftStream), LoggerFactory, cancellationToken);
+        var round0 = roundZero(policy0);
+        stages.Report($"seed {seed}: SFT policy trained");
+
+        var runs = new List<SelfEnhancementRun>();
+        foreach (var judge in o.Judges)
+        {
+            var watch = Stopwatch.StartNew();
+            using var policy = (ILanguageModelStudent)policy0.Clone();
+            var rounds = new List<RoundResult> { round0 };
+            for (int round = 1; round <= o.Rounds; round++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                rounds.Add(runRound(policy, peer, judge, round));
                 Logger.LogInformation("Seed {Seed} judge {Judge} round {Round}: competence {Competence:P1}, conformity {Conformity:P1}, judge agreement {Agreement:P1}, diversity {Diversity:F2}",
                     seed, judge, round, rounds[^1].Scores.Competence, rounds[^1].Scores.Conformity, rounds[^1].JudgeAgreement, rounds[^1].Diversity);
             }
             runs.Add(new SelfEnhancementRun(judge, seed, rounds, watch.Elapsed.TotalSeconds));
             stages.Report($"seed {seed}: {judge} judge, {o.Rounds} rounds");
         }
-        return new SeedUnitData(runs, pool.Count, split.SftTest.Count, split.SftTrain.Count);
+        return runs;
     }
 
     /// <summary>One sampled response per prompt, at most as long as the data's sequence length leaves after the prompt.</summary>
