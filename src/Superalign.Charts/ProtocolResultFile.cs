@@ -16,7 +16,7 @@ public sealed record ProtocolResultFile(ProtocolEntry Entry, IProtocolResult Res
     /// Reads the results in <paramref name="path"/>: a <c>result.json</c> as <see cref="ProtocolJson"/> writes it, or a
     /// run directory holding one. The protocol is the one the directory's <c>run.json</c> names, else the one whose
     /// result has exactly the file's properties. A file whose properties are themselves results (as the GapAnnealing
-    /// sample writes both of its parts) gives each of them.
+    /// sample wrote both of its parts into one file before it ran them as two protocols) gives each of them.
     /// </summary>
     /// <exception cref="FileNotFoundException">There is no such file, or the directory holds no result.json.</exception>
     /// <exception cref="InvalidDataException">The file is not JSON, or not the result of any protocol; the message says which.</exception>

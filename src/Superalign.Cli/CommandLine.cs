@@ -19,7 +19,7 @@ public static partial class CommandLine
     public const int BadInput = 2;
 
     /// <summary>The result file a run or a merge writes in its output directory.</summary>
-    public const string ResultFileName = "result.json";
+    public const string ResultFileName = Superalign.Charts.ProtocolResultFile.ResultFileName;
 
     /// <summary>Runs the command line <paramref name="args"/>, writing to <paramref name="output"/> and <paramref name="error"/>.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -110,7 +110,7 @@ public static partial class CommandLine
         if (shard is not null && outDir is null) throw new BadInputException("--shard needs --out: a shard's units are kept in the run directory for the merge.");
         if (writeConfig is not null)
         {
-            File.WriteAllText(writeConfig, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+            File.WriteAllText(writeConfig, ProtocolJson.Serialize(options));
             output.WriteLine($"wrote {writeConfig}");
             return 0;
         }
@@ -119,7 +119,7 @@ public static partial class CommandLine
         TorchSharp.torch.set_num_threads(threads);
         // A shard is a contiguous block of the units (a protocol lists a seed's units together, so a process that
         // computes several of them trains what they share once).
-        var units = shard is { } s ? created.Units.Skip(Block(created.Units.Count, s).Start).Take(Block(created.Units.Count, s).Count).ToList() : null;
+        var units = shard is { } s && Block(created.Units.Count, s) is var (first, count) ? created.Units.Skip(first).Take(count).ToList() : null;
         if (units is { Count: 0 }) throw new BadInputException($"shard {ShardText(shard)} has no units (the run has {created.Units.Count}).");
         if (shard is not null)
         {
@@ -181,7 +181,7 @@ public static partial class CommandLine
         jobs = Math.Min(jobs, units);
         string runDir = outDir ?? Directory.CreateTempSubdirectory("superalign-jobs-").FullName;
         string config = Path.Combine(runDir, ".jobs-options.json");
-        File.WriteAllText(config, JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+        File.WriteAllText(config, ProtocolJson.Serialize(options));
         string cli = typeof(CommandLine).Assembly.Location;
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
         int failed = ProgressDisplay.Run(error, jobs, i => $"[job {i}]", display =>
@@ -245,7 +245,7 @@ public static partial class CommandLine
             if (line.Contains('\n') || !line.StartsWith("--", StringComparison.Ordinal)) throw new BadInputException($"--sbatch {line}: expected one sbatch option such as --time=01:00:00.");
         CheckWritable(outDir);
         string dir = Path.GetFullPath(outDir);
-        File.WriteAllText(Path.Combine(dir, SlurmOptionsName), JsonSerializer.Serialize(options, entry.OptionsType, ProtocolJson.Options));
+        File.WriteAllText(Path.Combine(dir, SlurmOptionsName), ProtocolJson.Serialize(options));
         string cli = typeof(CommandLine).Assembly.Location;
         var script = new System.Text.StringBuilder();
         script.Append("#!/usr/bin/env bash\n");
@@ -322,7 +322,7 @@ public static partial class CommandLine
         string json;
         if (configPath is null)
         {
-            json = JsonSerializer.Serialize(entry.DefaultOptions(), entry.OptionsType, ProtocolJson.Options);
+            json = ProtocolJson.Serialize(entry.DefaultOptions());
         }
         else
         {

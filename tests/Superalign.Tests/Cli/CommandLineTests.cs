@@ -68,10 +68,10 @@ public sealed class CommandLineTests
         Assert.True(code == 0, err);
         var read = entry.ReadOptions(File.ReadAllText(first));
         Assert.IsType(entry.OptionsType, read);
-        Assert.True(JsonNode.DeepEquals(new JsonArray(3, 5), JsonNode.Parse(JsonSerializer.Serialize(read, entry.OptionsType, ProtocolJson.Options))!["seeds"]));
+        Assert.True(JsonNode.DeepEquals(new JsonArray(3, 5), JsonNode.Parse(ProtocolJson.Serialize(read))!["seeds"]));
         read.Validate();
         // Nothing but the seeds (and the schedules) differs from the defaults, and a second pass writes the same bytes.
-        var expected = (JsonObject)JsonNode.Parse(JsonSerializer.Serialize(entry.DefaultOptions(), entry.OptionsType, ProtocolJson.Options))!;
+        var expected = (JsonObject)JsonNode.Parse(ProtocolJson.Serialize(entry.DefaultOptions()))!;
         expected["seeds"] = new JsonArray(3, 5);
         var written = (JsonObject)JsonNode.Parse(File.ReadAllText(first))!;
         foreach (var (key, value) in expected.Where(p => p.Key != "schedules" && p.Key != "probePrompts"))

@@ -223,7 +223,7 @@ public sealed class ProtocolUnitStore
             throw new ArgumentException($"A unit key holds ASCII letters, digits, '-', '_' and '.', and does not start with '.'; got '{unit}'.", nameof(unit));
     }
 
-    private static string OptionsJson(IProtocolOptions options) => JsonSerializer.Serialize(options, options.GetType(), ProtocolJson.Options);
+    private static string OptionsJson(IProtocolOptions options) => ProtocolJson.Serialize(options);
 
     private InvalidOperationException Mismatch(string path, string? protocol, string? fingerprint) => new(
         $"The run directory '{Directory}' holds a run of another configuration: {path} has protocol '{protocol}' and fingerprint " +
