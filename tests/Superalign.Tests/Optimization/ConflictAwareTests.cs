@@ -21,7 +21,7 @@ public sealed class ConflictAwareTests : IDisposable
     private const int F = 6, C = 3, N = 96;
 
     // Tiny models on a small shared machine run several times faster on one thread; collections run serially.
-    private readonly TorchThreads _threads = TorchThreads.Single();
+    private readonly IDisposable _threads = TorchThreads.Single();
 
     public void Dispose() => _threads.Dispose();
 

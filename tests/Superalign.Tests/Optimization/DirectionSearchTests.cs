@@ -19,7 +19,7 @@ public sealed class DirectionSearchTests : IDisposable
 {
     private const int F = 6, C = 3, N = 96;
 
-    private readonly TorchThreads _threads = TorchThreads.Single();
+    private readonly IDisposable _threads = TorchThreads.Single();
 
     public void Dispose() => _threads.Dispose();
 
