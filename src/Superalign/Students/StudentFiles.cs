@@ -7,7 +7,7 @@ namespace Superalign.Students;
 /// <summary>
 /// Rebuilds a student from its file alone: the type and <see cref="TorchStudent.Configuration"/> stored by
 /// <see cref="TorchStudent.Save"/> (or in the <c>student</c> section of a training checkpoint) say what to construct,
-/// then the weights are loaded. <see cref="MlpClassifier"/> and <see cref="TinyCausalLm"/> are known; register your
+/// then the weights are loaded. <see cref="MlpClassifier"/>, <see cref="TinyCausalLm"/> and <see cref="Pretrained.PretrainedCausalLm"/> are known; register your
 /// own students with <see cref="Register"/>.
 /// </summary>
 public static class StudentFiles
@@ -16,6 +16,7 @@ public static class StudentFiles
     {
         [typeof(MlpClassifier).FullName!] = (json, device) => new MlpClassifier(Options<MlpClassifierOptions>(json), device),
         [typeof(TinyCausalLm).FullName!] = (json, device) => new TinyCausalLm(Options<TinyCausalLmOptions>(json), device),
+        [typeof(Pretrained.PretrainedCausalLm).FullName!] = Pretrained.PretrainedCausalLm.FromConfiguration,
     };
 
     private static readonly object Gate = new();
