@@ -125,6 +125,10 @@ public sealed class PretrainedCausalLmTests
         foreach (var t in original.Values) t.Dispose();
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
         Assert.Equal(lm.Config.ModelType, (string?)config["model_type"]);
+        var source = JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir(name), "config.json")))!.AsObject();
+        foreach (var (key, value) in source)
+            if (key is not ("rope_scaling" or "n_inner" or "sliding_window"))
+                Assert.True(JsonNode.DeepEquals(value, config[key]) || (value is JsonValue v && config[key] is JsonValue w && v.GetValue<double>() == w.GetValue<double>()), key);
 
         using var back = PretrainedCausalLm.FromPretrained(dir, CPU);
         Assert.Equal(lm.Config, back.Config);

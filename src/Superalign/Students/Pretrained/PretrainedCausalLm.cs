@@ -25,12 +25,14 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
 {
     private const string ConfigFile = "config.json";
     private readonly CausalLmNetwork _network;
+    private readonly JsonObject? _sourceConfig; // the config.json read, whose other keys (token ids…) SaveHuggingFace keeps
 
-    private PretrainedCausalLm(PretrainedCausalLmConfig config, CausalLmNetwork network, Device device, string name)
+    private PretrainedCausalLm(PretrainedCausalLmConfig config, CausalLmNetwork network, Device device, string name, JsonObject? sourceConfig = null)
         : base(name, network, device)
     {
         Config = config;
         _network = network;
+        _sourceConfig = sourceConfig;
     }
 
     /// <summary>The architecture.</summary>
@@ -66,9 +68,10 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
         if (!File.Exists(configPath))
             throw new CheckpointException(directory, ConfigFile, "the directory has no config.json.");
         PretrainedCausalLmConfig config;
+        string configText = File.ReadAllText(configPath);
         try
         {
-            config = PretrainedCausalLmConfig.Parse(File.ReadAllText(configPath));
+            config = PretrainedCausalLmConfig.Parse(configText);
         }
         catch (ArgumentException e)
         {
@@ -87,7 +90,7 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
                 foreach (var t in tensors.Values) t.Dispose();
             }
             return new PretrainedCausalLm(config, network, device ?? Devices.Default(),
-                name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))));
+                name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))), JsonNode.Parse(configText) as JsonObject);
         }
         catch
         {
@@ -117,7 +120,8 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
     }
 
     /// <summary>
-    /// Writes the model to <paramref name="directory"/> in the Hugging Face layout: <c>config.json</c> and
+    /// Writes the model to <paramref name="directory"/> in the Hugging Face layout: <c>config.json</c> (the architecture's
+    /// keys, over the other keys of the config.json it was read from, such as token ids) and
     /// <c>model.safetensors</c> (float32, <c>__metadata__</c> format pt, keys as the parameters' names; a tied head has
     /// no <c>lm_head.weight</c>), which PyTorch/transformers and <see cref="FromPretrained"/> read.
     /// </summary>
@@ -128,7 +132,9 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
         Safetensors.Save(Path.Combine(directory, Safetensors.ModelFile), _network.state_dict());
-        File.WriteAllText(Path.Combine(directory, ConfigFile), Config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var json = _sourceConfig?.DeepClone().AsObject() ?? new JsonObject();
+        foreach (var (key, value) in Config.ToJson()) json[key] = value?.DeepClone();
+        File.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <inheritdoc />
@@ -261,7 +267,7 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
 
     /// <inheritdoc />
     /// <remarks>The sibling has this architecture with placeholder weights; <see cref="TorchStudent.Clone"/> copies the weights in.</remarks>
-    protected override TorchStudent CreateSibling() => new PretrainedCausalLm(Config, Build(Config, seed: null), Device, Name);
+    protected override TorchStudent CreateSibling() => new PretrainedCausalLm(Config, Build(Config, seed: null), Device, Name, _sourceConfig);
 
     private static string DefaultName(PretrainedCausalLmConfig config) => config switch
     {
