@@ -282,4 +282,44 @@ public sealed class PretrainedCausalLmTests
         using var back = PretrainedCausalLm.FromPretrained(dir, CPU);
         Assert.True(Same(g.TokenLogits(tokens), back.TokenLogits(tokens)));
     }
+
+    [Fact]
+    public void Configs_take_hugging_face_defaults_and_windows()
+    {
+        var mistral = Assert.IsType<LlamaConfig>(PretrainedCausalLmConfig.Parse("""
+            {"model_type":"mistral","vocab_size":32,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,
+             "num_attention_heads":4,"num_key_value_heads":2,"max_position_embeddings":64,"sliding_window":24}
+            """));
+        Assert.Equal(24, mistral.MaxSequenceLength);
+        Assert.Equal(1e4, mistral.RopeTheta);
+        Assert.False(mistral.TieWordEmbeddings);
+        Assert.False(mistral.QkvBias);
+        var qwen = Assert.IsType<LlamaConfig>(PretrainedCausalLmConfig.Parse("""
+            {"model_type":"qwen2","vocab_size":32,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,
+             "num_attention_heads":4,"max_position_embeddings":64,"sliding_window":24,"use_sliding_window":false,"attention_bias":true}
+            """));
+        Assert.Equal(64, qwen.MaxSequenceLength);
+        Assert.Equal(4, qwen.NumKeyValueHeads);
+        Assert.True(qwen.QkvBias);
+        Assert.False(qwen.OutputBias);
+        var gpt2 = Assert.IsType<Gpt2Config>(PretrainedCausalLmConfig.Parse("""{"model_type":"gpt2","vocab_size":50,"n_ctx":16,"n_embd":8,"n_layer":1,"n_head":2}"""));
+        Assert.Equal((16, 32, "gelu_new", true), (gpt2.NPositions, gpt2.InnerSize, gpt2.ActivationFunction, gpt2.TieWordEmbeddings));
+        Assert.Contains("lacks 'num_attention_heads'", Assert.Throws<ArgumentException>(() => PretrainedCausalLmConfig.Parse("""{"model_type":"llama"}""")).Message);
+        Assert.Contains("llama3", Assert.Throws<ArgumentException>(() => PretrainedCausalLmConfig.Parse("""
+            {"model_type":"llama","vocab_size":32,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,
+             "num_attention_heads":4,"max_position_embeddings":64,"rope_scaling":{"rope_type":"llama3","factor":8.0}}
+            """)).Message);
+    }
+
+    [Fact]
+    public void Loading_and_random_construction_leave_the_global_random_stream_alone()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(42);
+        var expected = rand(3);
+        manual_seed(42);
+        using (PretrainedCausalLm.FromPretrained(FixtureDir("gpt2"), CPU))
+        using (PretrainedCausalLm.CreateRandom(new Gpt2Config(10, 8, 16, 1, 2), seed: 3, CPU))
+            Assert.True(Same(expected, rand(3)));
+    }
 }

@@ -150,7 +150,7 @@ public sealed record LlamaConfig(
             r.Int("num_key_value_heads", heads),
             r.Int("max_position_embeddings", null),
             r.OptionalInt("head_dim"),
-            r.Double("rope_theta", family == "qwen2" ? 1e4 : 1e4),
+            r.Double("rope_theta", 1e4),
             r.Double("rms_norm_eps", 1e-6),
             r.Bool("tie_word_embeddings", false),
             family != "qwen2" && r.Bool("attention_bias", false),
