@@ -65,6 +65,8 @@ public static class Safetensors
                 if (entry.End == entry.Begin) continue;
                 stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
                 tensor.ReadBytesFromStream(stream);
+                if (stream.Position != dataStart + entry.End)
+                    throw new CheckpointException(path, entry.Name, $"could not read bytes [{entry.Begin}, {entry.End}) of the data (the file changed or is truncated).");
             }
             return result;
         }
