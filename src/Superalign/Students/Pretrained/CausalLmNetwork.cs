@@ -8,6 +8,11 @@ namespace Superalign.Students.Pretrained;
 /// The module behind a <see cref="PretrainedCausalLm"/>: its parameters are named as the Hugging Face checkpoint's
 /// keys, so a state dict is the checkpoint.
 /// </summary>
+/// <remarks>
+/// Submodule and parameter fields carry the Hugging Face names (<c>c_attn</c>, <c>self_attn</c>, <c>q_proj</c>…)
+/// because <c>RegisterComponents</c> registers fields by name; registering them under other names as well would give
+/// each parameter two keys.
+/// </remarks>
 internal abstract class CausalLmNetwork : nn.Module
 {
     protected CausalLmNetwork(string name) : base(name)
