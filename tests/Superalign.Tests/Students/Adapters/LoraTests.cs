@@ -337,6 +337,20 @@ public class LoraTests
         using (Lora.DisableAdapters(clone))
         using (adapters.DisableAdapters())
             Identical(LogitsOf(student, tokens), LogitsOf(clone, tokens), "clone base logits");
+
+        // The copying reference policies work on an adapted student: their copies hold the same adapters.
+        var pairs = new PreferenceBatch(ResponseBatch.ForCausalLm(tokens, ones(4, ToyAdaptableLm.Length)), ResponseBatch.ForCausalLm(Tokens(3), ones(4, ToyAdaptableLm.Length)));
+        using var frozen = FrozenReferencePolicy.CopyOf(student);
+        using var synced = new SyncedReferencePolicy(student, syncEvery: 1);
+        using (no_grad())
+        {
+            var (c, r) = LogProbs.Pair(student, pairs);
+            Identical(c, frozen.LogProbs(pairs).Chosen, "frozen copy, chosen");
+            Identical(r, synced.LogProbs(pairs).Rejected, "synced copy, rejected");
+        }
+        Assert.Equal(student.Parameters().Count, synced.Reference.Parameters().Count);
+        synced.AfterUpdate(student, 1);
+        Assert.Equal(1, synced.Syncs);
     }
 
     [Fact]
