@@ -49,11 +49,22 @@ public abstract class TorchStudent : IStudent, ICheckpointable
     protected abstract TorchStudent CreateSibling();
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The module's parameters that require gradients, in registration order. The list is computed once and cached:
+    /// code that freezes parameters or adds some (LoRA adapters, <see cref="Adapters.Lora.Apply"/>) calls
+    /// <see cref="InvalidateParameters"/>. Freezing parameters after the list was first read leaves them in it.
+    /// </remarks>
     public IReadOnlyList<Parameter> Parameters()
     {
         ThrowIfDisposed();
-        return _parameters ??= _module.parameters().ToList();
+        return _parameters ??= _module.parameters().Where(p => p.requires_grad).ToList();
     }
+
+    /// <summary>
+    /// Forgets the cached <see cref="Parameters"/> list, so the next call lists the trainable parameters again (after
+    /// parameters were frozen, unfrozen, added or removed). Optimizers built before keep the list they were given.
+    /// </summary>
+    protected internal void InvalidateParameters() => _parameters = null;
 
     /// <summary>Number of trainable scalars.</summary>
     public long ParameterCount => Parameters().Sum(p => p.numel());
@@ -80,7 +91,17 @@ public abstract class TorchStudent : IStudent, ICheckpointable
     {
         ThrowIfDisposed();
         var copy = CreateSibling();
-        copy.CopyFrom(this);
+        try
+        {
+            // LoRA adapters are not part of the architecture CreateSibling builds: give the copy the same ones first.
+            Adapters.Lora.Replicate(this, copy);
+            copy.CopyFrom(this);
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
         return copy;
     }
 
