@@ -1,3 +1,4 @@
+using Superalign.Students.Pretrained;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -116,9 +117,8 @@ public sealed class LoraAdapters
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var fanInFanOut = FanInFanOut ?? throw new NotSupportedException("The adapted modules mix Linear and Conv1D weight layouts; PEFT's adapter_config.json has a single fan_in_fan_out.");
         Directory.CreateDirectory(directory);
-        AdapterTensorFile.Write(Path.Combine(directory, Lora.WeightsFileName),
-            PeftStateDict().Select(e => (e.Key, (Tensor)e.Value)).ToList(),
-            new Dictionary<string, string> { ["format"] = "pt" });
+        Safetensors.Save(Path.Combine(directory, Lora.WeightsFileName),
+            PeftStateDict().Select(e => KeyValuePair.Create(e.Key, (Tensor)e.Value)));
         LoraConfigFile.Write(Path.Combine(directory, Lora.ConfigFileName), Options, fanInFanOut, baseModelNameOrPath);
     }
 
@@ -129,6 +129,7 @@ public sealed class LoraAdapters
     /// </summary>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
     /// <exception cref="InvalidDataException">The files do not fit these adapters (nothing is changed).</exception>
+    /// <exception cref="Checkpoints.CheckpointException">The weights file is not a well-formed safetensors file (it names the file and tensor).</exception>
     public void LoadWeights(string directory)
     {
         ThrowIfRemoved();
@@ -139,7 +140,7 @@ public sealed class LoraAdapters
         if (IsMerged) throw new InvalidOperationException("The adapters are merged: unmerge them before loading weights into them.");
         var weightsPath = Path.Combine(directory, Lora.WeightsFileName);
         if (!File.Exists(weightsPath)) throw new FileNotFoundException($"No adapter weights at '{weightsPath}'.", weightsPath);
-        var stored = AdapterTensorFile.Read(weightsPath);
+        var stored = Safetensors.Load(weightsPath);
         try
         {
             var expected = PeftStateDict();
