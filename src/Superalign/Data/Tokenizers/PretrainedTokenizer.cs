@@ -185,7 +185,7 @@ public sealed class PretrainedTokenizer : ITokenizer
     public string Decode(IEnumerable<long> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        long pad = TokenizerExtensions.PadValue(this);
+        long? pad = PadId ?? EosId;
         var text = new StringBuilder();
         var run = new List<int>();
         bool started = false;
