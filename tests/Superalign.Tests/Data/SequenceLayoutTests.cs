@@ -1,3 +1,5 @@
+using FsCheck;
+using FsCheck.Fluent;
 using Superalign;
 using Superalign.Data;
 using Superalign.Data.Tokenizers;
@@ -97,5 +99,34 @@ public sealed class SequenceLayoutTests
         Assert.Equal("MaxCompletionLength", Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceOptions { MaxCompletionLength = 0 }).ParamName);
         Assert.Equal("Padding", Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceOptions { Padding = (PaddingSide)7 }).ParamName);
         Assert.Equal("Priority", Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceOptions { Priority = (TruncationPriority)7 }).ParamName);
+    }
+
+    [Fact]
+    public void Truncated_rows_fit_keep_the_bos_a_slice_of_the_prompt_and_a_head_of_the_completion()
+    {
+        var text = Gen.Elements('a', 'b', 'c', 'd').ArrayOf().Select(c => new string(c));
+        var cases =
+            from prompt in text
+            from response in text
+            from most in Gen.Choose(2, 12)
+            from mostPrompt in Gen.Choose(1, 12)
+            from mostCompletion in Gen.Choose(1, 12)
+            from priority in Gen.Elements(TruncationPriority.PromptFirst, TruncationPriority.ResponseFirst)
+            from truncation in Gen.Elements(PromptTruncation.KeepEnd, PromptTruncation.KeepStart)
+            select (prompt, response, most, mostPrompt, mostCompletion, priority, truncation);
+        Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            var (prompt, response, most, mostPrompt, mostCompletion, priority, truncation) = c;
+            var options = new SequenceOptions { MaxLength = most, MaxPromptLength = mostPrompt, MaxCompletionLength = mostCompletion, Priority = priority, Truncation = truncation };
+            var (tokens, mask) = Encode(Chars, [(prompt, response)], options);
+            int completionAt = Array.IndexOf(mask, 1f) is var i and >= 0 ? i : tokens.Length;
+            var promptIds = Chars.Encode(prompt);
+            var kept = tokens[1..completionAt];
+            var completion = tokens[completionAt..];
+            var full = Chars.Encode(response).Append(CharacterTokenizer.Eos).ToArray();
+            bool slice = truncation == PromptTruncation.KeepEnd ? promptIds.AsSpan().EndsWith(kept) : promptIds.AsSpan().StartsWith(kept);
+            return tokens.Length <= most && tokens[0] == CharacterTokenizer.Bos && completionAt <= mostPrompt && completion.Length <= mostCompletion
+                && completion.Length >= 1 && slice && full.AsSpan().StartsWith(completion);
+        }).QuickCheckThrowOnFailure();
     }
 }
