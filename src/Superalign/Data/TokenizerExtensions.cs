@@ -37,20 +37,21 @@ public static class TokenizerExtensions
         sequences ??= SequenceOptions.Default;
         int bos = tokenizer.BosId is null ? 0 : 1;
         var rows = new long[prompts.Count][];
+        int width = 0;
         for (int i = 0; i < prompts.Count; i++)
         {
             rows[i] = PromptPart(tokenizer, tokenizer.Encode(prompts[i] ?? throw new ArgumentException($"prompts[{i}] is null.", nameof(prompts))));
             if (sequences.MaxPromptLength is { } most) rows[i] = CutPrompt(rows[i], most, bos == 1, sequences.Truncation);
-            if (i == 0 && rows[0].Length > limits.MaxLength)
-                throw new ArgumentException($"prompts need {rows[0].Length:N0} tokens (BOS + prompt), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(prompts));
+            if (rows[i].Length > limits.MaxLength)
+                throw new ArgumentException(i == 0
+                    ? $"prompts need {rows[0].Length:N0} tokens (BOS + prompt), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits."
+                    : $"prompts[{i}] needs {rows[i].Length:N0} tokens (BOS + prompt), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(prompts));
             if (sequences.Padding == PaddingSide.Right && rows[i].Length != rows[0].Length)
                 throw new ArgumentException($"prompts must all have the length of prompts[0] ({rows[0].Length - bos}) to be generated from together; prompts[{i}] has {rows[i].Length - bos}.", nameof(prompts));
+            // Checked as the rows come, so that too many long prompts fail before their ids fill memory.
+            width = Math.Max(width, rows[i].Length);
+            CheckElements(prompts.Count, width, limits, nameof(prompts));
         }
-        int longestAt = LongestAt(rows.Length, i => rows[i].Length);
-        int width = rows[longestAt].Length;
-        if (width > limits.MaxLength)
-            throw new ArgumentException($"prompts[{longestAt}] needs {width:N0} tokens (BOS + prompt), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(prompts));
-        CheckElements(prompts.Count, width, limits, nameof(prompts));
         var ids = new long[prompts.Count * width];
         long pad = PadValue(tokenizer);
         if (pad != 0) Array.Fill(ids, pad);
