@@ -114,7 +114,7 @@ internal sealed record CsvReadOptions
     }
 }
 
-/// <summary>The settings of <see cref="DataFiles.ReadPreferenceJsonl"/>, checked in one place.</summary>
+/// <summary>The settings of <see cref="DataFiles.ReadPreferenceJsonl(string, int, int)"/>, checked in one place.</summary>
 internal sealed record JsonlReadOptions
 {
     /// <summary>The longest line (one record) accepted, in bytes without its terminator (default 1 MiB).</summary>
@@ -297,14 +297,79 @@ public static class DataFiles
     /// <exception cref="DataFileException">The file or a line is malformed, or the file is not a regular file (the message names file and line).</exception>
     /// <exception cref="ArgumentException">A limit is not positive.</exception>
     public static IReadOnlyList<PreferenceRecord> ReadPreferenceJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars) =>
-        ReadJsonl(path, maxLineBytes, maxFieldChars, ["prompt", "chosen", "rejected"], "TRL's preference format needs prompt, chosen, rejected",
-            (f, line) => new PreferenceRecord(f[0], f[1], f[2], path, line));
+        ReadJsonl(path, maxLineBytes, maxFieldChars, row => PreferenceRow(row, path, null));
+
+    /// <summary>
+    /// Reads preference pairs from JSON Lines in TRL's standard format (string <c>prompt</c>, <c>chosen</c>,
+    /// <c>rejected</c>, as <see cref="ReadPreferenceJsonl(string, int, int)"/>) or its conversational format, row by
+    /// row: <c>prompt</c>, <c>chosen</c> and <c>rejected</c> holding message lists <c>[{"role": …, "content": …}]</c>
+    /// (the prompt the turns before the answer, chosen/rejected the answer's turns), or — the implicit-prompt form —
+    /// only <c>chosen</c> and <c>rejected</c> conversations, whose longest shared leading run of messages is the prompt.
+    /// A conversational row becomes a record through <paramref name="chatTemplate"/> (<see cref="ChatTemplate.Split"/>):
+    /// the prompt rendered with the generation prompt, each completion what the whole conversation adds after it.
+    /// </summary>
+    /// <param name="path">The file: a regular file in UTF-8.</param>
+    /// <param name="chatTemplate">Renders conversational rows (e.g. <see cref="ChatTemplate.ChatMl"/>).</param>
+    /// <param name="maxLineBytes">The longest line (one record) accepted, in bytes without its terminator.</param>
+    /// <param name="maxFieldChars">The longest string field or message content accepted, in characters.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DataFileException">The file or a line is malformed: a message that is not an object with string
+    /// <c>role</c> and <c>content</c>, a row mixing strings and message lists, an implicit prompt with no shared leading
+    /// message or nothing after it, a template that cannot split the row (the message names file and line).</exception>
+    /// <exception cref="ArgumentException">A limit is not positive.</exception>
+    public static IReadOnlyList<PreferenceRecord> ReadPreferenceJsonl(string path, ChatTemplate chatTemplate, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars)
+    {
+        ArgumentNullException.ThrowIfNull(chatTemplate);
+        return ReadJsonl(path, maxLineBytes, maxFieldChars, row => PreferenceRow(row, path, chatTemplate));
+    }
+
+    private const string PreferenceFormat = "TRL's preference format needs prompt, chosen, rejected";
+
+    private static PreferenceRecord PreferenceRow(JsonlRow row, string path, ChatTemplate? template)
+    {
+        bool conversational = row.IsArray("chosen") || row.IsArray("rejected") || row.IsArray("prompt");
+        if (!conversational || template is null)
+            return new PreferenceRecord(row.String("prompt", PreferenceFormat), row.String("chosen", PreferenceFormat), row.String("rejected", PreferenceFormat), path, row.Line);
+        foreach (var field in new[] { "prompt", "chosen", "rejected" })
+        {
+            if (row.Has(field) && !row.IsArray(field))
+                throw row.Error($"field '{field}' is not a list of messages, but the row holds one (TRL's conversational format): a row is either all strings or all message lists.");
+        }
+        var chosen = row.Messages("chosen");
+        var rejected = row.Messages("rejected");
+        IReadOnlyList<ChatMessage> prompt;
+        if (row.Has("prompt"))
+        {
+            prompt = row.Messages("prompt");
+        }
+        else
+        {
+            int shared = 0;
+            while (shared < chosen.Count && shared < rejected.Count && chosen[shared] == rejected[shared]) shared++;
+            if (shared == 0) throw row.Error("no 'prompt' and chosen and rejected share no leading message, so there is no implicit prompt.");
+            if (shared == chosen.Count || shared == rejected.Count)
+                throw row.Error($"no 'prompt', and {(shared == chosen.Count ? "chosen" : "rejected")} has nothing after the messages it shares with the other, so it holds no completion.");
+            prompt = chosen.Take(shared).ToArray();
+            chosen = chosen.Skip(shared).ToArray();
+            rejected = rejected.Skip(shared).ToArray();
+        }
+        try
+        {
+            var (promptText, chosenText) = template.Split(prompt, chosen);
+            var (_, rejectedText) = template.Split(prompt, rejected);
+            return new PreferenceRecord(promptText, chosenText, rejectedText, path, row.Line);
+        }
+        catch (ArgumentException e)
+        {
+            throw row.Error(e.Message, e);
+        }
+    }
 
     /// <summary>
     /// Reads supervised fine-tuning examples from JSON Lines in TRL's prompt-completion format: one object per line
     /// with string fields <c>prompt</c> and <c>completion</c> (other fields are ignored; TRL's conversational
     /// <c>messages</c> format is not read). Blank lines are skipped; limits and Unicode rules as for
-    /// <see cref="ReadPreferenceJsonl"/>.
+    /// <see cref="ReadPreferenceJsonl(string, int, int)"/>.
     /// </summary>
     /// <param name="path">The file: a regular file in UTF-8.</param>
     /// <param name="maxLineBytes">The longest line (one record) accepted, in bytes without its terminator.</param>
@@ -313,11 +378,12 @@ public static class DataFiles
     /// <exception cref="DataFileException">The file or a line is malformed, or the file is not a regular file (the message names file and line).</exception>
     /// <exception cref="ArgumentException">A limit is not positive.</exception>
     public static IReadOnlyList<SftRecord> ReadSftJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars) =>
-        ReadJsonl(path, maxLineBytes, maxFieldChars, ["prompt", "completion"], "TRL's prompt-completion format needs prompt, completion",
-            (f, line) => new SftRecord(f[0], f[1], path, line));
+        ReadJsonl(path, maxLineBytes, maxFieldChars, row => new SftRecord(row.String("prompt", SftFormat), row.String("completion", SftFormat), path, row.Line));
 
-    /// <summary>One record per non-blank line: a JSON object whose string fields <paramref name="fields"/> make a record.</summary>
-    private static IReadOnlyList<T> ReadJsonl<T>(string path, int maxLineBytes, int maxFieldChars, string[] fields, string format, Func<string[], long, T> make)
+    private const string SftFormat = "TRL's prompt-completion format needs prompt, completion";
+
+    /// <summary>One record per non-blank line: a JSON object that <paramref name="make"/> turns into a record.</summary>
+    private static IReadOnlyList<T> ReadJsonl<T>(string path, int maxLineBytes, int maxFieldChars, Func<JsonlRow, T> make)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var options = new JsonlReadOptions { MaxLineBytes = maxLineBytes, MaxFieldChars = maxFieldChars };
@@ -341,37 +407,7 @@ public static class DataFiles
             {
                 if (document.RootElement.ValueKind != JsonValueKind.Object)
                     throw new DataFileException(path, lineNumber, $"expected a JSON object, found {document.RootElement.ValueKind}.");
-                string Field(string name)
-                {
-                    JsonElement value;
-                    bool found;
-                    try
-                    {
-                        // Comparing names unescapes them: a name holding "\ud800" throws here, not only a value.
-                        found = document.RootElement.TryGetProperty(name, out value);
-                    }
-                    catch (InvalidOperationException e)
-                    {
-                        throw new DataFileException(path, lineNumber, $"a field name is not valid Unicode text (an escaped lone surrogate such as \\ud800?): {Excerpts.Of(e.Message, 200)}", e);
-                    }
-                    if (!found)
-                        throw new DataFileException(path, lineNumber, $"missing field '{name}' ({format}).");
-                    if (value.ValueKind != JsonValueKind.String)
-                        throw new DataFileException(path, lineNumber, $"field '{name}' must be a string, found {value.ValueKind}.");
-                    string text;
-                    try
-                    {
-                        text = value.GetString()!;
-                    }
-                    catch (InvalidOperationException e)
-                    {
-                        throw new DataFileException(path, lineNumber, $"field '{name}' is not valid Unicode text (an escaped lone surrogate such as \\ud800?): {Excerpts.Of(e.Message, 200)}", e);
-                    }
-                    if (text.Length > options.MaxFieldChars)
-                        throw new DataFileException(path, lineNumber, $"field '{name}' has {text.Length:N0} characters, more than {options.MaxFieldChars:N0} (maxFieldChars).");
-                    return text;
-                }
-                records.Add(make(fields.Select(Field).ToArray(), lineNumber));
+                records.Add(make(new JsonlRow(path, lineNumber, document.RootElement, options.MaxFieldChars)));
             }
         }
         if (records.Count == 0) throw new DataFileException(path, Math.Max(1, reader.Number), "the file has no records.");

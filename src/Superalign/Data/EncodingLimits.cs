@@ -1,7 +1,7 @@
 namespace Superalign.Data;
 
 /// <summary>
-/// Bounds on what <see cref="CharacterTokenizer"/> turns into tensors, so that one long record or many records cannot
+/// Bounds on what a tokenizer (<see cref="TokenizerExtensions"/>) turns into tensors, so that one long record or many records cannot
 /// ask for more memory than a machine has (or overflow an index): a clear <see cref="ArgumentException"/> naming the
 /// record comes before any allocation.
 /// </summary>

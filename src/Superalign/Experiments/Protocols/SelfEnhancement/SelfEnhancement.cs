@@ -305,7 +305,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     /// <summary>Trains the policy on the judged pairs for <see cref="SelfEnhancementOptions.StepsPerRound"/> updates (nothing without pairs).</summary>
-    private void TrainOnFeedback(ILanguageModelStudent policy, CharacterTokenizer tokenizer, int sequenceLength, List<PreferenceRecord> records, int seed, int pairStream,
+    private void TrainOnFeedback(ILanguageModelStudent policy, ITokenizer tokenizer, int sequenceLength, List<PreferenceRecord> records, int seed, int pairStream,
         CancellationToken cancellationToken)
     {
         if (records.Count == 0) return;
@@ -319,7 +319,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     /// <summary>The judge's verdicts on pairs (a, b) of responses (1 = prefers a, 0.5 = tie): mean log-probability per token under the judge.</summary>
-    private static double[] Judge(CharacterTokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b)
+    private static double[] Judge(ITokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b)
     {
         var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
         using var scope = NewDisposeScope();
