@@ -158,11 +158,15 @@ public sealed class TinyCausalLm : TorchStudent, IIncrementalLanguageModel
         long promptLength = prompts.shape[1], steps = options.MaxNewTokens;
         return promptLength + steps - 1 <= MaxSequenceLength
             ? LanguageModelGeneration.Generate(this, prompts, null, options)
-            : GenerateSliding(prompts, options);
+            : GenerateWithoutCache(prompts, options);
     }
 
-    /// <summary>Cache-free decoding that re-reads at most the last <see cref="MaxSequenceLength"/> tokens per step.</summary>
-    private Tensor GenerateSliding(Tensor prompts, GenerationOptions options)
+    /// <summary>
+    /// Cache-free decoding that re-reads at most the last <see cref="MaxSequenceLength"/> tokens per step (the path
+    /// <see cref="Generate"/> takes when the cache cannot hold the sequence; the benchmarks' baseline).
+    /// </summary>
+    /// <remarks>Options validated by the caller.</remarks>
+    internal Tensor GenerateWithoutCache(Tensor prompts, GenerationOptions options)
     {
         long batch = prompts.shape[0], promptLength = prompts.shape[1], steps = options.MaxNewTokens;
         bool wasTraining = Module.training;
