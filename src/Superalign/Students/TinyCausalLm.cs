@@ -42,9 +42,11 @@ public sealed record TinyCausalLmOptions(
 /// </summary>
 /// <remarks>
 /// Weights start GPT-2 style: normal(0, 0.02), residual output projections scaled by <c>1/√(2·Layers)</c>, zero biases.
-/// Attention uses the fused <c>scaled_dot_product_attention</c> kernel with <c>is_causal</c>.
+/// Attention uses the fused <c>scaled_dot_product_attention</c> kernel with <c>is_causal</c>; incremental decoding
+/// (<see cref="IncrementalLogits"/>) gathers the learned positions by position id and passes the cache's attention
+/// mask to the same kernel instead.
 /// </remarks>
-public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
+public sealed class TinyCausalLm : TorchStudent, IIncrementalLanguageModel
 {
     private readonly GptNetwork _network;
 
@@ -108,11 +110,41 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not in [1, MaxSequenceLength].</exception>
+    public KeyValueCache CreateCache(long batch, long capacity)
+    {
+        OptionCheck.InRange(capacity, 1, MaxSequenceLength, nameof(capacity));
+        return new KeyValueCache(Options.Layers, batch, capacity, Device);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The tokens or positions are not int64 <c>[B, L]</c> of the same shape, or the
+    /// cache was not made by a model of this shape for B rows.</exception>
+    public Tensor IncrementalLogits(Tensor tokens, Tensor positions, Tensor? attentionMask, KeyValueCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(positions);
+        ArgumentNullException.ThrowIfNull(cache);
+        if (tokens.dim() != 2 || tokens.dtype != ScalarType.Int64 || tokens.shape[1] < 1)
+            throw new ArgumentException($"tokens must be int64 [B, L] with L >= 1; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        if (positions.dtype != ScalarType.Int64 || !positions.shape.SequenceEqual(tokens.shape))
+            throw new ArgumentException($"positions must be int64 [{string.Join(", ", tokens.shape)}] like the tokens; got {positions.dtype} [{string.Join(", ", positions.shape)}].", nameof(positions));
+        if (cache.Layers != Options.Layers || cache.Batch != tokens.shape[0])
+            throw new ArgumentException($"The cache has {cache.Layers} layers and {cache.Batch} rows; this model has {Options.Layers} layers and the tokens {tokens.shape[0]} rows.", nameof(cache));
+        return _network.Incremental(tokens, positions, attentionMask, cache);
+    }
+
+    /// <inheritdoc />
     /// <remarks>
-    /// Runs in evaluation mode under <c>no_grad</c> (the training mode is restored afterwards), re-reading at most the
-    /// last <see cref="MaxSequenceLength"/> tokens at each step (no KV cache). Temperature 0 or top-k 1 decode greedily;
-    /// otherwise tokens are drawn with <c>multinomial</c> from a generator seeded by <see cref="GenerationOptions.Seed"/>
-    /// (or the global one). Each step's intermediates are disposed; the only tensor left is the result.
+    /// Runs in evaluation mode under <c>no_grad</c> (the training mode is restored afterwards). When the prompt and
+    /// all generated tokens but the last fit the context (<c>P + MaxNewTokens − 1 ≤ MaxSequenceLength</c>) it decodes
+    /// with a KV cache through <see cref="LanguageModelGeneration.Generate"/>: the prompt in one forward, then one
+    /// position per token. Otherwise the context slides: each step re-reads the last <see cref="MaxSequenceLength"/>
+    /// tokens with <see cref="TokenLogits"/> (no cache; learned positions cannot continue past the table). Both paths
+    /// pick tokens alike: temperature 0 or top-k 1 decode greedily; otherwise tokens are drawn with
+    /// <c>multinomial</c> after temperature, top-k and top-p from a generator seeded by
+    /// <see cref="GenerationOptions.Seed"/> (or the global one). Each step's intermediates are disposed; the only
+    /// tensor left is the result.
     /// </remarks>
     /// <exception cref="ArgumentException">The prompts are not int64 <c>[B, P]</c> with P ≥ 1.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
@@ -122,25 +154,29 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
         ArgumentNullException.ThrowIfNull(options);
         if (prompts.dim() != 2 || prompts.shape[1] < 1 || prompts.dtype != ScalarType.Int64)
             throw new ArgumentException($"prompts must be int64 [B, P] with P >= 1; got {prompts.dtype} [{string.Join(", ", prompts.shape)}].", nameof(prompts));
-        OptionCheck.AtLeast(options.MaxNewTokens, 0, nameof(options.MaxNewTokens));
-        if (!(options.Temperature >= 0 && double.IsFinite(options.Temperature)))
-            throw new ArgumentOutOfRangeException(nameof(options.Temperature), options.Temperature, $"{nameof(options.Temperature)} must be finite and at least 0; got {options.Temperature}.");
-        OptionCheck.AtLeast(options.TopK, 0, nameof(options.TopK));
-        OptionCheck.InRange(options.StopToken, -1, VocabularySize - 1, nameof(options.StopToken));
+        options.Validate(VocabularySize);
+        long promptLength = prompts.shape[1], steps = options.MaxNewTokens;
+        return promptLength + steps - 1 <= MaxSequenceLength
+            ? LanguageModelGeneration.Generate(this, prompts, null, options)
+            : GenerateWithoutCache(prompts, options);
+    }
 
+    /// <summary>
+    /// Cache-free decoding that re-reads at most the last <see cref="MaxSequenceLength"/> tokens per step (the path
+    /// <see cref="Generate"/> takes when the cache cannot hold the sequence; the benchmarks' baseline).
+    /// </summary>
+    /// <remarks>Options validated by the caller.</remarks>
+    internal Tensor GenerateWithoutCache(Tensor prompts, GenerationOptions options)
+    {
         long batch = prompts.shape[0], promptLength = prompts.shape[1], steps = options.MaxNewTokens;
-        bool greedy = options.Temperature == 0 || options.TopK == 1;
-        int topK = options.TopK >= VocabularySize ? 0 : options.TopK; // k ≥ V keeps every token
-        bool stops = options.StopToken >= 0;
         bool wasTraining = Module.training;
         Module.eval();
         try
         {
             using var _ = no_grad();
-            using var generator = options.Seed is { } seed && !greedy ? new Generator(unchecked((ulong)seed), Device) : null;
+            using var selector = new TokenSelector(options, VocabularySize, batch, Device);
             // One buffer holds prompt and continuation; each step writes its column in place.
             var sequence = empty(new[] { batch, promptLength + steps }, ScalarType.Int64, Device);
-            using var finished = zeros(new[] { batch, 1 }, ScalarType.Bool, Device);
             using (var init = NewDisposeScope())
                 sequence.narrow(1, 0, promptLength).copy_(prompts);
             for (long t = 0; t < steps; t++)
@@ -148,31 +184,10 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
                 using var step = NewDisposeScope();
                 long length = promptLength + t, window = Math.Min(length, MaxSequenceLength);
                 var logits = _network.call(sequence.narrow(1, length - window, window)).select(1, window - 1);
-                Tensor next;
-                if (greedy)
+                sequence.narrow(1, length, 1).copy_(selector.Select(logits));
+                if (selector.Stops && selector.AllStopped())
                 {
-                    next = logits.argmax(-1, keepdim: true);
-                }
-                else
-                {
-                    logits = logits / options.Temperature;
-                    if (topK > 0)
-                    {
-                        var kth = logits.topk(topK, dim: -1).values.narrow(-1, topK - 1, 1);
-                        logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
-                    }
-                    next = logits.softmax(-1).multinomial(1, replacement: false, generator: generator);
-                }
-                if (stops)
-                {
-                    next = next.masked_fill(finished, options.StopToken);
-                    finished.logical_or_(next == options.StopToken);
-                }
-                sequence.narrow(1, length, 1).copy_(next);
-                if (stops && finished.all().item<bool>())
-                {
-                    // Every row has stopped: the rest is the stop token.
-                    sequence.narrow(1, length + 1, steps - t - 1).fill_(options.StopToken);
+                    selector.FillRest(sequence.narrow(1, length + 1, steps - t - 1)); // every row has stopped
                     break;
                 }
             }
@@ -239,6 +254,18 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
 
         // Tied head: logits = h · Wₑᵀ, with no parameter of its own.
         public override Tensor forward(Tensor tokens) => nn.functional.linear(Hidden(tokens), tokenEmbedding.weight!);
+
+        // The same network over new tokens at given positions, attending to the cache's earlier keys and values.
+        public Tensor Incremental(Tensor tokens, Tensor positions, Tensor? attentionMask, KeyValueCache cache)
+        {
+            long b = tokens.shape[0], l = tokens.shape[1];
+            var mask = cache.Advance(attentionMask, l);
+            var x = tokenEmbedding.call(tokens) + positionEmbedding.index_select(0, positions.reshape(-1)).view(b, l, -1);
+            if (_useDropout) x = dropout.call(x);
+            int layer = 0;
+            foreach (var block in blocks) x = block.Incremental(x, mask, cache, layer++);
+            return nn.functional.linear(finalNorm.call(x), tokenEmbedding.weight!);
+        }
     }
 
     /// <summary>Pre-LayerNorm block: x + Attn(LN(x)), then x + MLP(LN(x)).</summary>
@@ -281,6 +308,12 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
             return x + Residual(mlpOut.call(mlpIn.call(mlpNorm.call(x)).gelu()));
         }
 
+        public Tensor Incremental(Tensor x, Tensor mask, KeyValueCache cache, int layer)
+        {
+            x = x + Residual(CachedAttention(attentionNorm.call(x), mask, cache, layer));
+            return x + Residual(mlpOut.call(mlpIn.call(mlpNorm.call(x)).gelu()));
+        }
+
         private Tensor Residual(Tensor branch) => _dropout > 0 ? dropout.call(branch) : branch;
 
         private Tensor Attention(Tensor x)
@@ -290,6 +323,16 @@ public sealed class TinyCausalLm : TorchStudent, ILanguageModelStudent
             var parts = qkv.call(x).view(b, l, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
             // Positional arguments: TorchSharp 0.107 spells the causal flag "is_casual".
             var y = nn.functional.scaled_dot_product_attention(parts[0], parts[1], parts[2], null, training ? _dropout : 0, true);
+            return attentionOut.call(y.transpose(1, 2).reshape(b, l, d));
+        }
+
+        private Tensor CachedAttention(Tensor x, Tensor mask, KeyValueCache cache, int layer)
+        {
+            long b = x.shape[0], l = x.shape[1], d = x.shape[2];
+            var parts = qkv.call(x).view(b, l, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
+            var (keys, values) = cache.Append(layer, parts[1], parts[2]);
+            // The cache's mask is causal over absolute positions and hides padding, so is_causal is off.
+            var y = nn.functional.scaled_dot_product_attention(parts[0], keys, values, mask, training ? _dropout : 0, false);
             return attentionOut.call(y.transpose(1, 2).reshape(b, l, d));
         }
     }
