@@ -180,89 +180,17 @@ public sealed class PretrainedCausalLm : TorchStudent, IIncrementalLanguageModel
 
     /// <inheritdoc />
     /// <remarks>
-    /// Decodes with a <see cref="KeyValueCache"/> (the prompt in one forward, then one position per token), in
-    /// evaluation mode under <c>no_grad</c> (the training mode is restored). Temperature 0 or top-k 1 decode greedily;
-    /// otherwise tokens are drawn with <c>multinomial</c> from a generator seeded by <see cref="GenerationOptions.Seed"/>
-    /// (or the global one).
+    /// <see cref="LanguageModelGeneration.Generate"/> with a <see cref="KeyValueCache"/>: the prompt in one forward,
+    /// then one position per token, in evaluation mode under <c>no_grad</c> (the training mode is restored). For
+    /// prompts of different lengths call it directly with a left-padding mask (<see cref="LanguageModelGeneration.LeftPad"/>).
     /// </remarks>
     /// <exception cref="ArgumentException">The prompts are not int64 <c>[B, P]</c> with P ≥ 1.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or prompt plus new tokens exceed <see cref="MaxSequenceLength"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or the prompt and the new tokens do not fit <see cref="MaxSequenceLength"/>.</exception>
     public Tensor Generate(Tensor prompts, GenerationOptions options)
     {
         ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(options);
         CheckTokens(prompts, nameof(prompts));
-        OptionCheck.AtLeast(options.MaxNewTokens, 0, nameof(options.MaxNewTokens));
-        if (!(options.Temperature >= 0 && double.IsFinite(options.Temperature)))
-            throw new ArgumentOutOfRangeException(nameof(options.Temperature), options.Temperature, $"{nameof(options.Temperature)} must be finite and at least 0; got {options.Temperature}.");
-        OptionCheck.AtLeast(options.TopK, 0, nameof(options.TopK));
-        OptionCheck.InRange(options.StopToken, -1, VocabularySize - 1, nameof(options.StopToken));
-        long batch = prompts.shape[0], promptLength = prompts.shape[1], steps = options.MaxNewTokens;
-        OptionCheck.InRange(steps, 0, MaxSequenceLength - promptLength, nameof(options.MaxNewTokens));
-        bool greedy = options.Temperature == 0 || options.TopK == 1;
-        int topK = options.TopK >= VocabularySize ? 0 : options.TopK;
-        bool stops = options.StopToken >= 0;
-        bool wasTraining = Module.training;
-        Module.eval();
-        try
-        {
-            using var _ = no_grad();
-            if (steps == 0) return empty(new[] { batch, 0L }, ScalarType.Int64, Device);
-            using var generator = options.Seed is { } seed && !greedy ? new Generator(unchecked((ulong)seed), Device) : null;
-            using var cache = CreateCache(batch, promptLength + steps);
-            var result = empty(new[] { batch, steps }, ScalarType.Int64, Device);
-            using var finished = zeros(new[] { batch, 1 }, ScalarType.Bool, Device);
-            Tensor? input = null;
-            for (long t = 0; t < steps; t++)
-            {
-                using var step = NewDisposeScope();
-                Tensor logits;
-                if (t == 0)
-                {
-                    var positions = arange(promptLength, dtype: ScalarType.Int64, device: Device).unsqueeze(0).expand(batch, promptLength);
-                    logits = IncrementalLogits(prompts.to(Device), positions, null, cache).select(1, promptLength - 1);
-                }
-                else
-                {
-                    var positions = full(new[] { batch, 1L }, promptLength + t - 1, ScalarType.Int64, Device);
-                    logits = IncrementalLogits(input!, positions, null, cache).select(1, 0);
-                }
-                Tensor next;
-                if (greedy)
-                {
-                    next = logits.argmax(-1, keepdim: true);
-                }
-                else
-                {
-                    logits = logits / options.Temperature;
-                    if (topK > 0)
-                    {
-                        var kth = logits.topk(topK, dim: -1).values.narrow(-1, topK - 1, 1);
-                        logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
-                    }
-                    next = logits.softmax(-1).multinomial(1, replacement: false, generator: generator);
-                }
-                if (stops)
-                {
-                    next = next.masked_fill(finished, options.StopToken);
-                    finished.logical_or_(next == options.StopToken);
-                }
-                result.narrow(1, t, 1).copy_(next);
-                input?.Dispose();
-                input = next.DetachFromDisposeScope();
-                if (stops && finished.all().item<bool>())
-                {
-                    result.narrow(1, t + 1, steps - t - 1).fill_(options.StopToken);
-                    break;
-                }
-            }
-            input?.Dispose();
-            return result;
-        }
-        finally
-        {
-            Module.train(wasTraining);
-        }
+        return LanguageModelGeneration.Generate(this, prompts, null, options);
     }
 
     /// <inheritdoc />
