@@ -133,13 +133,19 @@ public sealed class PreferenceDataset
 
     /// <summary>
     /// A copy of this dataset carrying the reference log-probs of every pair under <paramref name="reference"/>,
-    /// computed once, in chunks of <paramref name="chunkSize"/>, without gradient and in evaluation mode. The cached
-    /// values are stored on the CPU.
+    /// computed once, in chunks of <paramref name="chunkSize"/> pairs, without gradient and in evaluation mode. The
+    /// cached values are stored on the CPU.
     /// </summary>
-    public PreferenceDataset WithReferenceLogProbs(IStudent reference, int chunkSize = 256)
+    /// <param name="reference">The reference policy's model.</param>
+    /// <param name="chunkSize">Pairs per forward pass; 0 (the default) picks it: 256, or for a language model as many
+    /// as keep one chunk's logits (2 × pairs × positions × vocabulary) within <see cref="ReferenceChunkElements"/>
+    /// floats, so a 50 k-token vocabulary does not need gigabytes at once.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="chunkSize"/> is negative.</exception>
+    public PreferenceDataset WithReferenceLogProbs(IStudent reference, int chunkSize = 0)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be >= 1.");
+        if (chunkSize < 0) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be >= 0 (0 picks it).");
+        if (chunkSize == 0) chunkSize = ReferenceChunk(reference);
         var chosen = new double[Count];
         var rejected = new double[Count];
         reference.SetTraining(false);
@@ -162,5 +168,17 @@ public sealed class PreferenceDataset
             ReferenceChosen = tensor(chosen, dtype: dtype, device: device),
             ReferenceRejected = tensor(rejected, dtype: dtype, device: device),
         });
+    }
+
+    /// <summary>The most logits (floats) one automatically sized chunk of <see cref="WithReferenceLogProbs"/> holds: 2²⁶ (256 MB).</summary>
+    public const long ReferenceChunkElements = 1L << 26;
+
+    private int ReferenceChunk(IStudent reference)
+    {
+        const int Default = 256;
+        if (reference is not ILanguageModelStudent lm) return Default;
+        long positions = Math.Max(Pairs.Chosen.Targets.shape[^1], Pairs.Rejected.Targets.shape[^1]);
+        long perPair = 2 * positions * lm.VocabularySize;
+        return (int)Math.Clamp(ReferenceChunkElements / Math.Max(1, perPair), 1, Default);
     }
 }
