@@ -14,7 +14,7 @@ public sealed class TorchPeer : IDisposable
 {
     private readonly Process _process;
 
-    public TorchPeer(string model, string shape, string phase, bool cachedReference, int threads)
+    public TorchPeer(string model, string shape, string phase, bool cachedReference, int threads, int warmupSteps = 4)
     {
         string script = Path.Combine(RepoRoot(), "benchmarks", "peer", "torch_peer.py");
         var start = new ProcessStartInfo(Python)
@@ -23,7 +23,7 @@ public sealed class TorchPeer : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { script, "--serve", "--model", model, "--shape", shape, "--phase", phase, "--threads", threads.ToString() })
+        foreach (var a in new[] { script, "--serve", "--model", model, "--shape", shape, "--phase", phase, "--threads", threads.ToString(), "--warmup", warmupSteps.ToString() })
             start.ArgumentList.Add(a);
         if (cachedReference) start.ArgumentList.Add("--cached-reference");
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Python}.");
@@ -97,8 +97,8 @@ public sealed class TorchPeer : IDisposable
 public abstract class PeerBenchmarksBase
 {
     private const int Steps = 4;
-    private StepFixture _fixture = null!;
-    private TorchPeer _eager = null!;
+    private StepFixture? _fixture;
+    private TorchPeer? _eager;
     private TorchPeer? _cached;
     private Func<StepReport> _step = null!;
 
@@ -107,13 +107,17 @@ public abstract class PeerBenchmarksBase
     public abstract string Shape { get; set; }
 
     [Params("competence", "conformity", "alternating")]
-    public string Phase { get; set; } = "competence";
+    public virtual string Phase { get; set; } = "competence";
 
-    [GlobalSetup]
-    public void Setup()
+    /// <summary>Untimed steps each peer process runs before it answers <c>ready</c>.</summary>
+    protected virtual int PeerWarmupSteps => 4;
+
+    // Each method gets only what it times: a GPT-2-sized peer takes minutes to start and warm up, and two of them
+    // beside the library's fixture would not fit the memory of a small machine.
+    [GlobalSetup(Target = nameof(ThisLibrary))]
+    public void SetupLibrary()
     {
-        int threads = Environment.ProcessorCount;
-        torch.set_num_threads(threads);
+        torch.set_num_threads(Environment.ProcessorCount);
         _fixture = StepFixture.For(Model, Shape);
         _step = Phase switch
         {
@@ -121,9 +125,14 @@ public abstract class PeerBenchmarksBase
             "conformity" => _fixture.Conformity,
             _ => _fixture.Alternating,
         };
-        _eager = new TorchPeer(Model, Shape, Phase, cachedReference: false, threads);
-        if (Phase != "competence") _cached = new TorchPeer(Model, Shape, Phase, cachedReference: true, threads);
     }
+
+    [GlobalSetup(Target = nameof(PyTorchEager))]
+    public void SetupEager() => _eager = new TorchPeer(Model, Shape, Phase, cachedReference: false, Environment.ProcessorCount, PeerWarmupSteps);
+
+    /// <summary>Competence steps have no reference: the cached-reference peer is then the eager one.</summary>
+    [GlobalSetup(Target = nameof(PyTorchCachedReference))]
+    public void SetupCached() => _cached = new TorchPeer(Model, Shape, Phase, cachedReference: Phase != "competence", Environment.ProcessorCount, PeerWarmupSteps);
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Steps)]
     public void ThisLibrary()
@@ -132,18 +141,19 @@ public abstract class PeerBenchmarksBase
     }
 
     [Benchmark(OperationsPerInvoke = Steps)]
-    public void PyTorchEager() => _eager.Run(Steps);
+    public void PyTorchEager() => _eager!.Run(Steps);
 
     /// <summary>The peer with cached reference log-probs (competence steps have no reference: same as eager).</summary>
     [Benchmark(OperationsPerInvoke = Steps)]
-    public void PyTorchCachedReference() => (_cached ?? _eager).Run(Steps);
+    public void PyTorchCachedReference() => _cached!.Run(Steps);
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _eager.Dispose();
+        _eager?.Dispose();
         _cached?.Dispose();
-        _fixture.Dispose();
+        _fixture?.Dispose();
+        (_eager, _cached, _fixture) = (null, null, null);
     }
 }
 
@@ -167,4 +177,23 @@ public class LmPeerBenchmarks : PeerBenchmarksBase
 
     [Params("d128-L2-T64", "d256-L4-T128")]
     public override string Shape { get; set; } = "d128-L2-T64";
+}
+
+/// <summary>
+/// The GPT-2-small-shaped alternating step (124 M parameters, sequence length 128, 4 pairs / 8 sequences) against
+/// PyTorch eager: the target shape. Only the alternating phase (two competence and two DPO steps per invocation).
+/// </summary>
+[MemoryDiagnoser]
+[StepModel("gpt2")]
+public class Gpt2PeerBenchmarks : PeerBenchmarksBase
+{
+    protected override string Model => "gpt2";
+
+    [Params("d768-L12-T128")]
+    public override string Shape { get; set; } = "d768-L12-T128";
+
+    [Params("alternating")]
+    public override string Phase { get; set; } = "alternating";
+
+    protected override int PeerWarmupSteps => 1;
 }

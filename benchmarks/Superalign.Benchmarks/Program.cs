@@ -10,8 +10,8 @@ namespace Superalign.Benchmarks;
 /// Step-throughput suite.
 /// <list type="bullet">
 /// <item><c>dotnet run -c Release --project benchmarks/Superalign.Benchmarks -- [--quick] [BenchmarkDotNet args]</c>:
-/// with no <c>--filter</c>, the step benchmarks, the matmul peak and (where Python with torch is found) the PyTorch
-/// peer comparison. <c>--quick</c>: short runs (a few minutes for a filtered class).</item>
+/// with no <c>--filter</c>, the MLP and tiny-LM step benchmarks, the matmul peak and (where Python with torch is found) the PyTorch
+/// peer comparison; the GPT-2-shaped classes only when a filter names them. <c>--quick</c>: short runs.</item>
 /// <item><c>... -- --soak [steps] [mlp|lm] [shape]</c>: the leak check (default 10,000 steps on the 64x256x3 MLP).</item>
 /// <item><c>... -- --paired [seconds] [fixture ...]</c>: the ratio targets as interleaved pairs in one process (see
 /// <see cref="Paired"/>; default 20 s per comparison, every fixture; writes paired.json).</item>
@@ -51,8 +51,9 @@ public static class Program
         if (!rest.Contains("--filter"))
         {
             rest.Add("--filter");
-            rest.AddRange(new[] { "*MatmulPeak*", "*StepBenchmarks*" });
-            if (TorchPeer.Available()) rest.Add("*PeerBenchmarks*");
+            // The GPT-2-shaped classes (seconds per step, minutes per peer invocation) run only when named.
+            rest.AddRange(new[] { "*MatmulPeak*", "*MlpStepBenchmarks*", "*LmStepBenchmarks*" });
+            if (TorchPeer.Available()) rest.AddRange(new[] { "*MlpPeerBenchmarks*", "*LmPeerBenchmarks*" });
             else Console.WriteLine($"PyTorch peer skipped: {TorchPeer.Python} cannot import torch (Debian: apt install python3-torch).");
         }
         // One summary for all classes, so the throughput columns see the matmul peak measured in the same run.

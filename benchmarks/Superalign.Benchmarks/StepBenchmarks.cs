@@ -18,7 +18,7 @@ public abstract class StepBenchmarksBase
     [Params(true, false)]
     public bool FlatBuffer { get; set; } = true;
 
-    /// <summary><c>mlp</c> or <c>lm</c>.</summary>
+    /// <summary><c>mlp</c>, <c>lm</c> or <c>gpt2</c>.</summary>
     protected abstract string Model { get; }
 
     [GlobalSetup]
@@ -70,4 +70,18 @@ public class LmStepBenchmarks : StepBenchmarksBase
     public override string Shape { get; set; } = "d128-L2-T64";
 
     protected override string Model => "lm";
+}
+
+/// <summary>
+/// GPT-2-small-shaped steps (124 M parameters, random weights, sequence length 128): a DPO step on 4 pairs and a
+/// competence step on the same 8 sequences. Each step takes seconds: run with few iterations (docs/performance.md).
+/// </summary>
+[MemoryDiagnoser]
+[StepModel("gpt2")]
+public class Gpt2StepBenchmarks : StepBenchmarksBase
+{
+    [Params("d768-L12-T128")]
+    public override string Shape { get; set; } = "d768-L12-T128";
+
+    protected override string Model => "gpt2";
 }

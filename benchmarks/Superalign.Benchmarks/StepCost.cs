@@ -18,6 +18,15 @@ public sealed record StepCost(long Examples, long Tokens, double Flops)
     /// <summary>Preference pairs per LM step; a competence step trains on 2 × this many sequences.</summary>
     public const int LmPairs = 16;
 
+    /// <summary>Vocabulary of the GPT-2-shaped fixture (GPT-2's own).</summary>
+    public const int Gpt2Vocabulary = 50257;
+
+    /// <summary>Learned positions of the GPT-2-shaped fixture (GPT-2's <c>n_positions</c>).</summary>
+    public const int Gpt2Positions = 1024;
+
+    /// <summary>Preference pairs per GPT-2-shaped step; a competence step trains on 2 × this many sequences.</summary>
+    public const int Gpt2Pairs = 4;
+
     /// <summary>Parses an MLP shape <c>FxWxD</c> (features × width × depth).</summary>
     public static (int Features, int Width, int Depth) ParseMlp(string shape)
     {
@@ -47,20 +56,27 @@ public sealed record StepCost(long Examples, long Tokens, double Flops)
     /// An LM step on 2 × <see cref="LmPairs"/> sequences of T − 1 predicted positions. Per token, training FLOPs are
     /// 6N + 12·L·d·T (PaLM's accounting; N = 12·L·d² matmul weights in the blocks + the V·d tied head).
     /// </summary>
-    public static StepCost Lm(string shape)
+    public static StepCost Lm(string shape) => Lm(shape, LmVocabulary, LmPairs);
+
+    /// <summary>The GPT-2-shaped step: as <see cref="Lm(string)"/> with GPT-2's vocabulary and <see cref="Gpt2Pairs"/> pairs
+    /// (the position table is an embedding lookup: no matmul FLOPs).</summary>
+    public static StepCost Gpt2(string shape) => Lm(shape, Gpt2Vocabulary, Gpt2Pairs);
+
+    private static StepCost Lm(string shape, int vocabulary, int pairs)
     {
         var (d, layers, t) = ParseLm(shape);
-        double n = 12.0 * layers * d * d + (double)LmVocabulary * d;
-        long sequences = 2L * LmPairs, tokens = sequences * (t - 1);
+        double n = 12.0 * layers * d * d + (double)vocabulary * d;
+        long sequences = 2L * pairs, tokens = sequences * (t - 1);
         return new StepCost(sequences, tokens, tokens * (6.0 * n + 12.0 * layers * d * t));
     }
 
-    /// <summary>The cost of a step of <paramref name="model"/> (<c>mlp</c> or <c>lm</c>) at <paramref name="shape"/>.</summary>
+    /// <summary>The cost of a step of <paramref name="model"/> (<c>mlp</c>, <c>lm</c> or <c>gpt2</c>) at <paramref name="shape"/>.</summary>
     public static StepCost Of(string model, string shape) => model switch
     {
         "mlp" => Mlp(shape),
         "lm" => Lm(shape),
-        _ => throw new ArgumentException($"Unknown model '{model}' (mlp or lm).", nameof(model)),
+        "gpt2" => Gpt2(shape),
+        _ => throw new ArgumentException($"Unknown model '{model}' (mlp, lm or gpt2).", nameof(model)),
     };
 }
 
@@ -68,6 +84,6 @@ public sealed record StepCost(long Examples, long Tokens, double Flops)
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class StepModelAttribute(string model) : Attribute
 {
-    /// <summary><c>mlp</c> or <c>lm</c>.</summary>
+    /// <summary><c>mlp</c>, <c>lm</c> or <c>gpt2</c>.</summary>
     public string Model { get; } = model;
 }

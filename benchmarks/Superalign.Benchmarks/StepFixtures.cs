@@ -3,6 +3,7 @@ using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
 using Superalign.Students;
+using Superalign.Students.Pretrained;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,40 +12,45 @@ namespace Superalign.Benchmarks;
 /// <summary>A student with its data and three optimizers (competence, conformity, alternating) ready to step.</summary>
 public sealed class StepFixture : IDisposable
 {
-    private readonly AlternatingOptimizer _competence, _conformity, _alternating;
+    private readonly Lazy<AlternatingOptimizer> _competence, _conformity, _alternating;
     private readonly IBatchSource<SupervisedBatch> _sup;
     private readonly IBatchSource<PreferenceBatch> _pref;
-    private readonly IStudent _handStudent;
-    private readonly optim.Optimizer _handAdam;
-    private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _handParameters;
+    private readonly Lazy<(IStudent Student, IReadOnlyList<TorchSharp.Modules.Parameter> Parameters, optim.Optimizer Adam)> _hand;
     private const double Beta = 0.1, LearningRate = 1e-4, MaxNorm = 1.0;
 
+    // The optimizers and the hand-written loop's copy are made on first use: each holds its own parameter and AdamW
+    // state, which a GPT-2-sized fixture cannot afford to hold for steps a benchmark never takes.
     private StepFixture(IStudent student, SupervisedDataset sup, PreferenceDataset pref, int supBatch, int prefBatch, bool flat,
         string competenceObjective)
     {
         Student = student;
-        var cached = pref.WithReferenceLogProbs(student.Clone());
+        PreferenceDataset cached;
+        using (var reference = student.Clone())
+            cached = pref.WithReferenceLogProbs(reference);
         _sup = sup.Batches(supBatch, seed: 1, dropLast: true);
         _pref = cached.Batches(prefBatch, seed: 2, dropLast: true);
         var options = new AlternatingOptimizerOptions { TotalSteps = 1_000_000_000, LearningRate = LearningRate, FlatParameterBuffer = flat, LogEvery = 0, MaxGradientNorm = MaxNorm };
         var ce = CompetenceObjectives.Create(competenceObjective);
         var dpo = ConformityObjectives.Create("sigmoid", beta: Beta);
-        _competence = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.CompetenceOnly() });
-        _conformity = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.ConformityOnly() });
-        _alternating = new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.FixedRatio(1, 1) });
-        _handStudent = student.Clone();
-        _handParameters = _handStudent.Parameters();
-        _handAdam = optim.AdamW(_handParameters, LearningRate, 0.9, 0.999, 1e-8, 0);
+        _competence = new(() => new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.CompetenceOnly() }));
+        _conformity = new(() => new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.ConformityOnly() }));
+        _alternating = new(() => new AlternatingOptimizer(student, ce, dpo, options with { Schedule = AlternationSchedules.FixedRatio(1, 1) }));
+        _hand = new(() =>
+        {
+            var copy = student.Clone();
+            var parameters = copy.Parameters();
+            return (copy, parameters, optim.AdamW(parameters, LearningRate, 0.9, 0.999, 1e-8, 0));
+        });
     }
 
     /// <summary>The student.</summary>
     public IStudent Student { get; }
 
-    public StepReport Competence() => _competence.Step(_sup, null);
+    public StepReport Competence() => _competence.Value.Step(_sup, null);
 
-    public StepReport Conformity() => _conformity.Step(null, _pref);
+    public StepReport Conformity() => _conformity.Value.Step(null, _pref);
 
-    public StepReport Alternating() => _alternating.Step(_sup, _pref);
+    public StepReport Alternating() => _alternating.Value.Step(_sup, _pref);
 
     /// <summary>
     /// The competence step as a user would hand-write it in TorchSharp: forward, cross-entropy (token NLL for the LM),
@@ -54,16 +60,17 @@ public sealed class StepFixture : IDisposable
     public double HandWrittenCompetence()
     {
         using var scope = NewDisposeScope();
+        var (handStudent, handParameters, handAdam) = _hand.Value;
         var batch = _sup.Next().Responses;
-        _handStudent.SetTraining(true);
-        _handAdam.zero_grad();
-        var logits = _handStudent.Logits(batch);
+        handStudent.SetTraining(true);
+        handAdam.zero_grad();
+        var logits = handStudent.Logits(batch);
         long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
         var nll = nn.functional.cross_entropy(logits.reshape(b * t, v), batch.Targets.reshape(b * t), reduction: nn.Reduction.None);
         var loss = (nll * batch.Mask.reshape(b * t)).sum() / batch.Mask.sum();
         loss.backward();
-        nn.utils.clip_grad_norm_(_handParameters, MaxNorm);
-        _handAdam.step();
+        nn.utils.clip_grad_norm_(handParameters, MaxNorm);
+        handAdam.step();
         return loss.ToDouble();
     }
 
@@ -71,15 +78,16 @@ public sealed class StepFixture : IDisposable
     public double HandWrittenConformity()
     {
         using var scope = NewDisposeScope();
+        var (handStudent, handParameters, handAdam) = _hand.Value;
         var batch = _pref.Next();
-        _handStudent.SetTraining(true);
-        _handAdam.zero_grad();
-        var (pc, pr) = Superalign.LogProbs.Pair(_handStudent, batch);
+        handStudent.SetTraining(true);
+        handAdam.zero_grad();
+        var (pc, pr) = Superalign.LogProbs.Pair(handStudent, batch);
         var h = (pc - batch.ReferenceChosen!) - (pr - batch.ReferenceRejected!);
         var loss = -nn.functional.logsigmoid(Beta * h).mean();
         loss.backward();
-        nn.utils.clip_grad_norm_(_handParameters, MaxNorm);
-        _handAdam.step();
+        nn.utils.clip_grad_norm_(handParameters, MaxNorm);
+        handAdam.step();
         return loss.ToDouble();
     }
 
@@ -97,8 +105,11 @@ public sealed class StepFixture : IDisposable
             case "lm":
                 var (dim, layers, seq) = StepCost.ParseLm(shape);
                 return Lm(dim, layers, seq, StepCost.LmPairs, flat);
+            case "gpt2":
+                var (gd, gl, gt) = StepCost.ParseLm(shape);
+                return Gpt2(gd, gl, gt, StepCost.Gpt2Pairs, flat);
             default:
-                throw new ArgumentException($"Unknown model '{model}' (mlp or lm).", nameof(model));
+                throw new ArgumentException($"Unknown model '{model}' (mlp, lm or gpt2).", nameof(model));
         }
     }
 
@@ -117,10 +128,20 @@ public sealed class StepFixture : IDisposable
     }
 
     /// <summary>A tiny causal LM; competence batches hold 2× <paramref name="pairs"/> sequences so both steps see the same tokens.</summary>
-    public static StepFixture Lm(int dim, int layers, int seq, int pairs, bool flat = true)
+    public static StepFixture Lm(int dim, int layers, int seq, int pairs, bool flat = true) =>
+        Lm(new TinyCausalLm(new TinyCausalLmOptions(StepCost.LmVocabulary, seq, dim, layers, Math.Max(1, dim / 32), Seed: 1), CPU),
+            StepCost.LmVocabulary, seq, pairs, flat);
+
+    /// <summary>
+    /// A GPT-2-shaped pretrained-layout student with random weights (<see cref="PretrainedCausalLm.CreateRandom"/>:
+    /// GPT-2's vocabulary and 1024 positions, heads of width 64, tanh GELU); <c>d768-L12-T128</c> is GPT-2 small (124 M).
+    /// </summary>
+    public static StepFixture Gpt2(int dim, int layers, int seq, int pairs, bool flat = true) =>
+        Lm(PretrainedCausalLm.CreateRandom(new Gpt2Config(StepCost.Gpt2Vocabulary, StepCost.Gpt2Positions, dim, layers, Math.Max(1, dim / 64)), seed: 1, CPU),
+            StepCost.Gpt2Vocabulary, seq, pairs, flat);
+
+    private static StepFixture Lm(IStudent student, int vocab, int seq, int pairs, bool flat)
     {
-        const int vocab = StepCost.LmVocabulary;
-        var student = new TinyCausalLm(new TinyCausalLmOptions(vocab, seq, dim, layers, Math.Max(1, dim / 32), Seed: 1), CPU);
         var g = new Generator(7);
         int n = pairs * 16;
         var chosen = randint(vocab, new long[] { n, seq }, generator: g);
@@ -133,11 +154,13 @@ public sealed class StepFixture : IDisposable
 
     public void Dispose()
     {
-        _competence.Dispose();
-        _conformity.Dispose();
-        _alternating.Dispose();
-        _handAdam.Dispose();
-        _handStudent.Dispose();
+        foreach (var optimizer in new[] { _competence, _conformity, _alternating })
+            if (optimizer.IsValueCreated) optimizer.Value.Dispose();
+        if (_hand.IsValueCreated)
+        {
+            _hand.Value.Adam.Dispose();
+            _hand.Value.Student.Dispose();
+        }
         Student.Dispose();
     }
 }

@@ -66,6 +66,10 @@ MLP_CLASSES = 8
 MLP_BATCH = 256
 LM_VOCAB = 64
 LM_PAIRS = 16
+# The GPT-2-shaped fixture (StepFixture.Gpt2): GPT-2's vocabulary and position table, heads of width 64, 4 pairs.
+GPT2_VOCAB = 50257
+GPT2_POSITIONS = 1024
+GPT2_PAIRS = 4
 POOL_BATCHES = 8  # batches generated once and cycled
 LEARNING_RATE = 1e-4
 # AlternatingOptimizerOptions defaults: WeightDecay 0, betas (0.9, 0.999), eps 1e-8, MaxGradientNorm 1.0.
@@ -118,9 +122,9 @@ def mlp_expected_params(features, width, depth, classes):
 class Block(nn.Module):
     """Pre-LayerNorm block: x + Attn(LN(x)), then x + MLP(LN(x)); fused QKV; GELU MLP d -> 4d -> d."""
 
-    def __init__(self, d, heads, layers, max_len, dropout=0.0, attention="explicit"):
+    def __init__(self, d, heads, layers, max_len, dropout=0.0, attention="explicit", gelu="none"):
         super().__init__()
-        self.heads, self.dropout, self.attention = heads, dropout, attention
+        self.heads, self.dropout, self.attention, self.gelu = heads, dropout, attention, gelu
         self.ln_1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.attn_out = nn.Linear(d, d)
@@ -162,14 +166,14 @@ class Block(nn.Module):
 
     def forward(self, x):
         x = x + self._residual(self._attn(self.ln_1(x)))
-        return x + self._residual(self.mlp_out(F.gelu(self.mlp_in(self.ln_2(x)))))
+        return x + self._residual(self.mlp_out(F.gelu(self.mlp_in(self.ln_2(x)), approximate=self.gelu)))
 
 
 class TinyCausalLm(nn.Module):
     """Token + learned position embeddings, L pre-LN blocks, final LayerNorm, output head tied to the token
     embedding (logits = h @ W_e^T, no parameter of its own): the C# TinyCausalLm."""
 
-    def __init__(self, vocab, max_len, d, layers, heads, dropout=0.0, attention="explicit"):
+    def __init__(self, vocab, max_len, d, layers, heads, dropout=0.0, attention="explicit", gelu="none"):
         super().__init__()
         self.dropout = dropout
         self.tok_emb = nn.Embedding(vocab, d)
@@ -177,7 +181,7 @@ class TinyCausalLm(nn.Module):
         nn.init.normal_(self.tok_emb.weight, 0.0, 0.02)
         nn.init.normal_(self.pos_emb, 0.0, 0.02)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d, heads, layers, max_len, dropout, attention) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d, heads, layers, max_len, dropout, attention, gelu) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d)
 
     def forward(self, tokens):
@@ -241,12 +245,16 @@ class Peer:
             self.pref_pool = [dict(x=x[s].contiguous(), chosen=y[s].contiguous(), rejected=r[s].contiguous()) for s in sl]
         else:
             d, layers, seq = (int(s[1:]) for s in shape.split("-"))
-            heads = max(1, d // 32)
-            self.model = TinyCausalLm(LM_VOCAB, seq, d, layers, heads, attention=attention)
-            self.expected_params = lm_expected_params(LM_VOCAB, seq, d, layers)
-            n = LM_PAIRS * 16  # as StepFixture.Lm: pairs * 16 sequences
-            chosen = torch.randint(LM_VOCAB, (n, seq), generator=g)
-            rejected = torch.randint(LM_VOCAB, (n, seq), generator=g)
+            if model_kind == "gpt2":
+                # GPT-2 small's shape (StepFixture.Gpt2): the tanh GELU, 1024 learned positions, heads of width 64.
+                vocab, positions, pairs, heads, gelu = GPT2_VOCAB, GPT2_POSITIONS, GPT2_PAIRS, max(1, d // 64), "tanh"
+            else:
+                vocab, positions, pairs, heads, gelu = LM_VOCAB, seq, LM_PAIRS, max(1, d // 32), "none"
+            self.model = TinyCausalLm(vocab, positions, d, layers, heads, attention=attention, gelu=gelu)
+            self.expected_params = lm_expected_params(vocab, positions, d, layers)
+            n = pairs * POOL_BATCHES * 2  # as StepFixture: 2 x pairs sequences per competence batch, 8 batches
+            chosen = torch.randint(vocab, (n, seq), generator=g)
+            rejected = torch.randint(vocab, (n, seq), generator=g)
             prompt = seq // 4  # the first quarter of each sequence is the prompt
 
             def split(tokens):
@@ -259,7 +267,7 @@ class Peer:
 
             cin, clab = split(chosen)
             rin, rlab = split(rejected)
-            sup_b, pref_b = 2 * LM_PAIRS, LM_PAIRS  # competence sees 2 x pairs sequences
+            sup_b, pref_b = 2 * pairs, pairs  # competence sees 2 x pairs sequences
             self.sup_pool = [dict(x=cin[i * sup_b:(i + 1) * sup_b], y=clab[i * sup_b:(i + 1) * sup_b])
                              for i in range(POOL_BATCHES)]
             self.pref_pool = [dict(chosen_ids=cin[i * pref_b:(i + 1) * pref_b], chosen_labels=clab[i * pref_b:(i + 1) * pref_b],
@@ -360,15 +368,16 @@ class Peer:
 # CLI
 # --------------------------------------------------------------------------------------------------------------------
 
-DEFAULT_SHAPES = {"mlp": "64x256x3", "lm": "d128-L2-T64"}
+DEFAULT_SHAPES = {"mlp": "64x256x3", "lm": "d128-L2-T64", "gpt2": "d768-L12-T128"}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["mlp", "lm"], required=True)
+    p.add_argument("--model", choices=["mlp", "lm", "gpt2"], required=True)
     p.add_argument("--shape", default=None,
-                   help="mlp: FEATURESxWIDTHxDEPTH (64x256x3, 128x1024x3); lm: dD-LL-TT (d128-L2-T64, d256-L4-T128)")
+                   help="mlp: FEATURESxWIDTHxDEPTH (64x256x3, 128x1024x3); lm and gpt2: dD-LL-TT (d128-L2-T64, d256-L4-T128; "
+                        "gpt2: d768-L12-T128 = GPT-2 small, 124M parameters)")
     p.add_argument("--phase", choices=["competence", "conformity", "alternating"], required=True)
     p.add_argument("--cached-reference", action="store_true",
                    help="precompute the reference log-probs once for the data set (as the C# fixture does) "
@@ -415,7 +424,7 @@ def main(argv=None):
     peer = Peer(args.model, args.shape, args.phase, args.cached_reference, args.seed, args.attention)
     log(f"torch_peer: torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model} {args.shape}, "
         f"phase {args.phase}, cached_reference {args.cached_reference}"
-        + (f", attention {args.attention}" if args.model == "lm" else "")
+        + (f", attention {args.attention}" if args.model != "mlp" else "")
         + ", " + " ".join(f"{v}={os.environ.get(v, '')}" for v in THREAD_ENV))
     log(f"torch_peer: parameters {peer.params:,} (C# formula: {peer.expected_params:,})"
         + ("" if peer.params == peer.expected_params else "  MISMATCH"))
@@ -458,7 +467,7 @@ def main(argv=None):
         "ms_per_step": round(1000.0 * elapsed / args.steps, 3),
         "steps": args.steps,
         "torch": torch.__version__,
-        "attention": args.attention if args.model == "lm" else None,
+        "attention": args.attention if args.model != "mlp" else None,
         "params": peer.params,
     }), flush=True)
     return 0
