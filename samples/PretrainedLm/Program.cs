@@ -81,7 +81,7 @@ static int Run(SampleOptions o)
     // 2. Data: TRL JSONL (prompt/completion rows; prompt/chosen/rejected rows, plain or conversational).
     string sftPath = o.Sft ?? BuiltInTask.WriteSft(Path.Combine(o.Out, "data", "sft.jsonl"), o.Seed);
     string preferencePath = o.Preferences ?? BuiltInTask.WritePreferences(Path.Combine(o.Out, "data", "preferences.jsonl"), o.Seed + 1);
-    var (sftTrain, sftHeldOut) = Split(DataFiles.ReadSftJsonl(sftPath).Select(r => (r.Prompt, Response: r.Completion)).ToList(), o.Seed);
+    var (sftTrain, sftHeldOut) = Split(DataFiles.ReadSftJsonl(sftPath, template).Select(r => (r.Prompt, Response: r.Completion)).ToList(), o.Seed);
     var (prefTrain, prefHeldOut) = Split(DataFiles.ReadPreferenceJsonl(preferencePath, template).ToList(), o.Seed);
     var sequences = new SequenceOptions { MaxLength = Math.Min(o.MaxLength, student.MaxSequenceLength) };
     var competence = tokenizer.ToSupervisedDataset(sftTrain, device: device, sequences: sequences);
@@ -232,7 +232,7 @@ internal sealed record SampleOptions
         usage: PretrainedLm [options]
           --model DIR           Hugging Face checkpoint directory (config.json, model.safetensors or its index, tokenizer files);
                                 default: a small random GPT-2 written to OUT/random-gpt2 (GPT-2's tokenizer, offline)
-          --sft FILE            TRL prompt/completion JSONL (default: the built-in arithmetic task, written to OUT/data)
+          --sft FILE            TRL prompt/completion JSONL, plain or conversational (default: the built-in arithmetic task, written to OUT/data)
           --preferences FILE    TRL prompt/chosen/rejected JSONL, plain or conversational (default: the built-in value rule)
           --out DIR             output directory (default artifacts/pretrained-lm)
           --updates N           optimizer updates (default 200)

@@ -367,8 +367,8 @@ public static class DataFiles
 
     /// <summary>
     /// Reads supervised fine-tuning examples from JSON Lines in TRL's prompt-completion format: one object per line
-    /// with string fields <c>prompt</c> and <c>completion</c> (other fields are ignored; TRL's conversational
-    /// <c>messages</c> format is not read). Blank lines are skipped; limits and Unicode rules as for
+    /// with string fields <c>prompt</c> and <c>completion</c> (other fields are ignored; TRL's conversational rows need
+    /// <see cref="ReadSftJsonl(string, ChatTemplate, int, int)"/>). Blank lines are skipped; limits and Unicode rules as for
     /// <see cref="ReadPreferenceJsonl(string, int, int)"/>.
     /// </summary>
     /// <param name="path">The file: a regular file in UTF-8.</param>
@@ -378,7 +378,64 @@ public static class DataFiles
     /// <exception cref="DataFileException">The file or a line is malformed, or the file is not a regular file (the message names file and line).</exception>
     /// <exception cref="ArgumentException">A limit is not positive.</exception>
     public static IReadOnlyList<SftRecord> ReadSftJsonl(string path, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars) =>
-        ReadJsonl(path, maxLineBytes, maxFieldChars, row => new SftRecord(row.String("prompt", SftFormat), row.String("completion", SftFormat), path, row.Line));
+        ReadJsonl(path, maxLineBytes, maxFieldChars, row => SftRow(row, path, null));
+
+    /// <summary>
+    /// <see cref="ReadSftJsonl(string, int, int)"/> that also reads TRL's conversational rows, rendered with
+    /// <paramref name="chatTemplate"/>: <c>{"messages": [...]}</c> (the prompt is every message before the last
+    /// assistant message, the completion that message and any after it) and <c>{"prompt": [...], "completion": [...]}</c>
+    /// (message lists). Rows of plain strings read as before.
+    /// </summary>
+    /// <param name="path">The file: a regular file in UTF-8.</param>
+    /// <param name="chatTemplate">Renders conversational rows (<see cref="ChatTemplate.ChatMl"/>, the model's own, or yours).</param>
+    /// <param name="maxLineBytes">The longest line (one record) accepted, in bytes without its terminator.</param>
+    /// <param name="maxFieldChars">The longest string field or message content accepted, in characters.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DataFileException">The file or a line is malformed (the message names file and line).</exception>
+    /// <exception cref="ArgumentException">A limit is not positive.</exception>
+    public static IReadOnlyList<SftRecord> ReadSftJsonl(string path, ChatTemplate chatTemplate, int maxLineBytes = DefaultMaxLineBytes, int maxFieldChars = DefaultMaxJsonlFieldChars)
+    {
+        ArgumentNullException.ThrowIfNull(chatTemplate);
+        return ReadJsonl(path, maxLineBytes, maxFieldChars, row => SftRow(row, path, chatTemplate));
+    }
+
+    private static SftRecord SftRow(JsonlRow row, string path, ChatTemplate? template)
+    {
+        bool conversational = row.IsArray("messages") || row.IsArray("prompt") || row.IsArray("completion");
+        if (!conversational || template is null)
+            return new SftRecord(row.String("prompt", SftFormat), row.String("completion", SftFormat), path, row.Line);
+        IReadOnlyList<ChatMessage> prompt, completion;
+        if (row.Has("messages"))
+        {
+            var messages = row.Messages("messages");
+            int last = -1;
+            for (int i = 0; i < messages.Count; i++)
+                if (messages[i].Role == "assistant") last = i;
+            if (last < 1)
+                throw row.Error("field 'messages' needs an assistant message after at least one other message: the last assistant message is the completion, the messages before it the prompt.");
+            prompt = messages.Take(last).ToArray();
+            completion = messages.Skip(last).ToArray();
+        }
+        else
+        {
+            foreach (var field in new[] { "prompt", "completion" })
+            {
+                if (!row.IsArray(field))
+                    throw row.Error($"field '{field}' is not a list of messages, but the row holds one (TRL's conversational format): a row is either all strings or all message lists.");
+            }
+            prompt = row.Messages("prompt");
+            completion = row.Messages("completion");
+        }
+        try
+        {
+            var (promptText, completionText) = template.Split(prompt, completion);
+            return new SftRecord(promptText, completionText, path, row.Line);
+        }
+        catch (ArgumentException e)
+        {
+            throw row.Error(e.Message, e);
+        }
+    }
 
     private const string SftFormat = "TRL's prompt-completion format needs prompt, completion";
 

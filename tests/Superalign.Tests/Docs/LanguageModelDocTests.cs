@@ -38,7 +38,7 @@ using var student = PretrainedCausalLm.FromPretrained(model);                   
 var tokenizer = PretrainedTokenizer.FromDirectory(model);
 var sequences = new SequenceOptions { MaxLength = 256 };                          // TRL's max_length
 var sft = tokenizer.ToSupervisedDataset(
-    DataFiles.ReadSftJsonl("sft.jsonl").Select(r => (r.Prompt, r.Completion)).ToList(), sequences: sequences);
+    DataFiles.ReadSftJsonl("sft.jsonl", ChatTemplate.ChatMl).Select(r => (r.Prompt, r.Completion)).ToList(), sequences: sequences);
 var prefs = tokenizer.ToPreferenceDataset(DataFiles.ReadPreferenceJsonl("prefs.jsonl", ChatTemplate.ChatMl), sequences: sequences);
 var adapters = Lora.Apply(student, new LoraOptions { Rank = 8, Alpha = 16, TargetModules = ["c_attn"] }, seed: 0);
 using var reference = new AdapterDisabledReference(adapters);                      // the base model, no copy
