@@ -67,6 +67,34 @@ public class DatasetTests
     }
 
     [Fact]
+    public void Reference_log_probs_of_a_language_model_do_not_depend_on_the_chunking()
+    {
+        using var scope = NewDisposeScope();
+        // A vocabulary large enough that the automatic chunk (at most 2^26 logits: 2 × 15 positions × 32,768 ids per
+        // pair → 68 pairs) splits the 150 pairs into three forwards; one pair per forward and one forward of all 150
+        // must give the same values, and so must a direct computation on each pair.
+        const int Vocabulary = 32_768, Length = 16, Pairs = 150;
+        using var lm = new Superalign.Students.TinyCausalLm(new Superalign.Students.TinyCausalLmOptions(Vocabulary, Length, ModelDim: 8, Layers: 1, Heads: 2, Seed: 3), CPU);
+        var g = new Generator(11);
+        var chosen = randint(Vocabulary, new long[] { Pairs, Length }, generator: g);
+        var rejected = randint(Vocabulary, new long[] { Pairs, Length }, generator: g);
+        var mask = ones(Pairs, Length);
+        mask.narrow(1, 0, 4).zero_();
+        var data = PreferenceDataset.ForCausalLm(chosen, mask, rejected, mask);
+        var automatic = data.WithReferenceLogProbs(lm);
+        var single = data.WithReferenceLogProbs(lm, chunkSize: 1);
+        var all = data.WithReferenceLogProbs(lm, chunkSize: Pairs);
+        TorchAssert.Close(single.Pairs.ReferenceChosen!, automatic.Pairs.ReferenceChosen!, 1e-4, what: "automatic vs one pair per forward (chosen)");
+        TorchAssert.Close(single.Pairs.ReferenceRejected!, automatic.Pairs.ReferenceRejected!, 1e-4, what: "automatic vs one pair per forward (rejected)");
+        TorchAssert.Close(all.Pairs.ReferenceChosen!, automatic.Pairs.ReferenceChosen!, 1e-4, what: "automatic vs one forward (chosen)");
+        using var _ = no_grad();
+        var row = data.Select(new long[] { 149 });
+        var direct = LogProbs.Sequence(lm, row.Chosen).ToSingle();
+        Assert.InRange(automatic.Pairs.ReferenceChosen![149].ToSingle(), direct - 1e-3f, direct + 1e-3f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.WithReferenceLogProbs(lm, chunkSize: -1));
+    }
+
+    [Fact]
     public void Causal_lm_batches_shift_targets_and_mask_the_prompt()
     {
         using var scope = NewDisposeScope();
