@@ -99,21 +99,7 @@ public static class TokenizerExtensions
         limits.Validate();
         sequences ??= SequenceOptions.Default;
         var rows = new (long[] Prompt, long[] Completion)[examples.Count];
-        for (int i = 0; i < examples.Count; i++)
-        {
-            long[] prompt, response;
-            try
-            {
-                prompt = tokenizer.Encode(examples[i].Prompt);
-                response = tokenizer.Encode(examples[i].Response);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"examples[{i}]: {e.Message}", nameof(examples), e);
-            }
-            var (p, c) = Fit(tokenizer, prompt, [response], sequences);
-            rows[i] = (p, c[0]);
-        }
+        for (int i = 0; i < examples.Count; i++) rows[i] = FitExample(tokenizer, examples[i], i, sequences);
         int longestAt = LongestAt(rows.Length, i => rows[i].Prompt.Length + rows[i].Completion.Length);
         long longest = rows[longestAt].Prompt.Length + rows[longestAt].Completion.Length;
         if (length is { } given)
@@ -206,18 +192,8 @@ public static class TokenizerExtensions
         long longest = 0;
         for (int i = 0; i < rows.Length; i++)
         {
-            long[] prompt, response;
-            try
-            {
-                prompt = tokenizer.Encode(rows[i].Prompt);
-                response = tokenizer.Encode(rows[i].Response);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"examples[{i}]: {e.Message}", nameof(examples), e);
-            }
-            var (p, c) = Fit(tokenizer, prompt, [response], sequences);
-            long needed = p.Length + c[0].Length;
+            var (p, c) = FitExample(tokenizer, rows[i], i, sequences);
+            long needed = p.Length + c.Length;
             if (needed > limits.MaxLength)
                 throw new ArgumentException($"examples[{i}] needs {needed:N0} tokens (BOS + prompt + response + EOS), more than MaxLength ({limits.MaxLength:N0}) of the encoding limits.", nameof(examples));
             longest = Math.Max(longest, needed);
@@ -270,6 +246,23 @@ public static class TokenizerExtensions
         var kept = limits;
         var layout = sequences;
         return BatchSource.Sampled(sampler, indices => ToPreferenceDataset(tokenizer, indices.Select(i => rows[i]).ToList(), null, device, kept, layout).Pairs);
+    }
+
+    /// <summary>One (prompt, response) example encoded and fitted; an encoding error names <c>examples[index]</c>.</summary>
+    private static (long[] Prompt, long[] Completion) FitExample(ITokenizer tokenizer, (string Prompt, string Response) example, int index, SequenceOptions sequences)
+    {
+        long[] prompt, response;
+        try
+        {
+            prompt = tokenizer.Encode(example.Prompt);
+            response = tokenizer.Encode(example.Response);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"examples[{index}]: {e.Message}", "examples", e);
+        }
+        var (p, c) = Fit(tokenizer, prompt, [response], sequences);
+        return (p, c[0]);
     }
 
     /// <summary>
