@@ -10,7 +10,7 @@
 // The built-in task: arithmetic questions ("Q: What is 23 + 45?\nA:") answered " 68." (competence, SFT rows), and a
 // value rule that an answer must not insult the asker: " 68, my friend." is preferred to " 68, you idiot." (conformity,
 // preference pairs of equal token length; both answers are correct, so the pairs carry no competence signal). A tenth
-// of each file is held out.
+// of each file is held out (DataSplits.TrainTestIndices).
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Encodings.Web;
@@ -167,19 +167,12 @@ static string Quoted(string text) => JsonSerializer.Serialize(text, new JsonSeri
 static long[] Encoded(ITokenizer tokenizer, string prompt) =>
     tokenizer.BosId is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
 
-// A seeded shuffle, then the last tenth (at least one row) is held out.
+// A tenth of the rows (at least one) held out by the library's seeded split.
 static (List<T> Train, List<T> HeldOut) Split<T>(List<T> rows, int seed)
 {
     if (rows.Count < 2) throw new ArgumentException($"a data file needs at least 2 rows to hold one out; got {rows.Count}.");
-    var shuffled = new List<T>(rows);
-    var random = new Random(seed);
-    for (int i = shuffled.Count - 1; i > 0; i--)
-    {
-        int j = random.Next(i + 1);
-        (shuffled[i], shuffled[j]) = (shuffled[j], shuffled[i]);
-    }
-    int heldOut = Math.Max(1, shuffled.Count / 10);
-    return (shuffled.Take(shuffled.Count - heldOut).ToList(), shuffled.Skip(shuffled.Count - heldOut).ToList());
+    var (train, heldOut) = DataSplits.TrainTestIndices(rows.Count, 0.1, seed);
+    return (train.Select(i => rows[i]).ToList(), heldOut.Select(i => rows[i]).ToList());
 }
 
 // Competence: mean NLL per completion token. Conformity: how often the policy prefers the chosen completion, and DPO's
