@@ -27,6 +27,7 @@ public static class ProtocolReports
             {
                 case WeakToStrongResult r: WeakToStrongReport.Write(r, output); return true;
                 case CoOptimizationResult r: CoOptimizationReport.Write(r, output); return true;
+                case AlignmentTaxResult r: AlignmentTaxReport.Write(r, output); return true;
                 case SelfEnhancementResult r: SelfEnhancementReport.Write(r, output); return true;
                 case SandwichingResult r: SandwichingReport.Write(r, output); return true;
                 case GapAnnealingResult r: GapAnnealingReport.Write(r, output); return true;

@@ -26,6 +26,13 @@ public static class ResumeTestKit
             Schedules = ScheduleCandidate.Defaults().Where(s => s.Name is "sequential" or "alternating").ToList(),
             ModelDim = 16, Layers = 1, Heads = 2, PretrainSteps = 10, BatchBudget = 8, Checkpoints = 1, BatchSize = 16, Device = "cpu",
         },
+        AlignmentTax.ProtocolName => new AlignmentTaxOptions
+        {
+            Seeds = [3, 4],
+            Arms = AlignmentArm.Defaults().Where(a => a.Name is "sft→orpo" or "alternating-1:1/model-answers").ToList(),
+            ModelDim = 16, Layers = 1, Heads = 2, PretrainSteps = 10, BatchBudget = 8, CheckpointsPerStage = 1, BatchSize = 16,
+            HeldOutTrigger = 14, HeldOutOperandsFrom = 27, Device = "cpu",
+        },
         SelfEnhancement.ProtocolName => new SelfEnhancementOptions
         {
             Seeds = [5, 6],
