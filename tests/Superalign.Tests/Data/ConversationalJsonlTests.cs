@@ -1,5 +1,6 @@
 using Superalign.Data;
 using Superalign.Data.Tokenizers;
+using Superalign.Tests.Infrastructure;
 using Xunit;
 
 namespace Superalign.Tests.Data;
@@ -10,16 +11,9 @@ public sealed class ConversationalJsonlTests : IDisposable
     private const string HfChatMl =
         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("superalign-chat-").FullName;
+    private readonly TempJsonlFiles _files = new("superalign-chat-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(params string[] lines)
-    {
-        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    public void Dispose() => _files.Dispose();
 
     [Fact]
     public void ChatMl_renders_each_message_and_the_generation_prompt()
@@ -45,7 +39,7 @@ public sealed class ConversationalJsonlTests : IDisposable
     [Fact]
     public void A_model_directorys_chat_template_comes_from_its_tokenizer_config()
     {
-        var model = Directory.CreateDirectory(Path.Combine(_dir, "model")).FullName;
+        var model = Directory.CreateDirectory(Path.Combine(_files.Directory, "model")).FullName;
         File.WriteAllText(Path.Combine(model, "vocab.json"), """{"a": 0, "b": 1, "ab": 2}""");
         File.WriteAllText(Path.Combine(model, "merges.txt"), "a b\n");
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["chat_template"] = HfChatMl }));
@@ -56,7 +50,7 @@ public sealed class ConversationalJsonlTests : IDisposable
     [Fact]
     public void Conversational_rows_with_explicit_and_implicit_prompts_read_beside_standard_rows()
     {
-        var path = Write(
+        var path = _files.Write(
             """{"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]}""",
             "",
             """{"chosen": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], "rejected": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Go away"}]}""",
@@ -80,7 +74,7 @@ public sealed class ConversationalJsonlTests : IDisposable
     public void Bad_conversational_rows_name_the_file_and_line(string row, string problem)
     {
         var good = """{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}""";
-        var path = Write(good, row);
+        var path = _files.Write(good, row);
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(path, ChatTemplate.ChatMl));
         Assert.StartsWith($"{path}:2: ", error.Message);
         Assert.Contains(problem, error.Message);
@@ -90,7 +84,7 @@ public sealed class ConversationalJsonlTests : IDisposable
     [Fact]
     public void Without_a_template_a_conversational_row_is_an_error_that_says_how_to_read_it()
     {
-        var path = Write("""{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}""");
+        var path = _files.Write("""{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}""");
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(path));
         Assert.StartsWith($"{path}:1: field 'prompt' must be a string, found a list", error.Message);
         Assert.Contains("ChatTemplate.ChatMl", error.Message);
@@ -100,7 +94,7 @@ public sealed class ConversationalJsonlTests : IDisposable
     public void A_template_that_cannot_split_prompt_from_completion_is_an_error_at_the_row()
     {
         var reversed = new ChatTemplate("reversed", (messages, generation) => string.Concat(messages.Reverse().Select(m => m.Content)) + (generation ? ">" : ""));
-        var path = Write("""{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}""");
+        var path = _files.Write("""{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}""");
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(path, reversed));
         Assert.StartsWith($"{path}:1: the reversed template's rendering", error.Message);
     }

@@ -1,4 +1,5 @@
 using Superalign.Data;
+using Superalign.Tests.Infrastructure;
 using Xunit;
 
 namespace Superalign.Tests.Data;
@@ -6,21 +7,14 @@ namespace Superalign.Tests.Data;
 /// <summary>TRL's conversational SFT rows (<c>messages</c>, and prompt/completion message lists) rendered with ChatML.</summary>
 public sealed class ConversationalSftJsonlTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("superalign-chat-sft-").FullName;
+    private readonly TempJsonlFiles _files = new("superalign-chat-sft-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(params string[] lines)
-    {
-        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    public void Dispose() => _files.Dispose();
 
     [Fact]
     public void Messages_split_at_the_last_assistant_message_and_lists_and_strings_read_beside_each_other()
     {
-        var path = Write(
+        var path = _files.Write(
             """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}""",
             """{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "3+3?"}, {"role": "assistant", "content": "6"}]}""",
             """{"prompt": [{"role": "user", "content": "1+1?"}], "completion": [{"role": "assistant", "content": "2"}]}""",
@@ -44,7 +38,7 @@ public sealed class ConversationalSftJsonlTests : IDisposable
     [InlineData("""{"messages": [{"role": "user"}]}""", "'content'")]
     public void A_bad_conversational_row_names_the_file_and_line(string bad, string problem)
     {
-        var path = Write("""{"prompt": "a", "completion": "b"}""", bad);
+        var path = _files.Write("""{"prompt": "a", "completion": "b"}""", bad);
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadSftJsonl(path, ChatTemplate.ChatMl));
         Assert.Equal(2, error.Line);
         Assert.Contains($"{path}:2", error.Message);
@@ -54,7 +48,7 @@ public sealed class ConversationalSftJsonlTests : IDisposable
     [Fact]
     public void Without_a_template_a_message_list_is_an_error_that_says_how_to_read_it()
     {
-        var path = Write("""{"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "yo"}]}""");
+        var path = _files.Write("""{"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "yo"}]}""");
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadSftJsonl(path));
         Assert.Contains("chat template", error.Message);
     }

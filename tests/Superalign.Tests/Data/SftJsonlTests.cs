@@ -1,4 +1,5 @@
 using Superalign.Data;
+using Superalign.Tests.Infrastructure;
 using Xunit;
 
 namespace Superalign.Tests.Data;
@@ -6,21 +7,14 @@ namespace Superalign.Tests.Data;
 /// <summary>The SFT reader: TRL's prompt-completion JSONL, with file:line errors.</summary>
 public sealed class SftJsonlTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("superalign-sft-").FullName;
+    private readonly TempJsonlFiles _files = new("superalign-sft-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(params string[] lines)
-    {
-        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    public void Dispose() => _files.Dispose();
 
     [Fact]
     public void Rows_are_read_with_their_file_and_line_and_extra_fields_and_blank_lines_are_ignored()
     {
-        var path = Write("{\"prompt\": \"2+2=\", \"completion\": \"4\", \"id\": 7}", "", "{\"completion\": \"\", \"prompt\": \"é\\n\"}");
+        var path = _files.Write("{\"prompt\": \"2+2=\", \"completion\": \"4\", \"id\": 7}", "", "{\"completion\": \"\", \"prompt\": \"é\\n\"}");
         var rows = DataFiles.ReadSftJsonl(path);
         Assert.Equal([new SftRecord("2+2=", "4", path, 1), new SftRecord("é\n", "", path, 3)], rows);
         Assert.Equal($"{path}:3", rows[1].Location);
@@ -33,7 +27,7 @@ public sealed class SftJsonlTests : IDisposable
     [InlineData("{\"prompt\": \"a\", ", "not valid JSON")]
     public void A_bad_row_names_its_file_and_line(string bad, string problem)
     {
-        var path = Write("{\"prompt\": \"a\", \"completion\": \"b\"}", bad);
+        var path = _files.Write("{\"prompt\": \"a\", \"completion\": \"b\"}", bad);
         var error = Assert.Throws<DataFileException>(() => DataFiles.ReadSftJsonl(path));
         Assert.StartsWith($"{path}:2: ", error.Message);
         Assert.Contains(problem, error.Message);
@@ -43,9 +37,9 @@ public sealed class SftJsonlTests : IDisposable
     [Fact]
     public void An_empty_or_missing_file_is_an_error()
     {
-        Assert.Contains("no records", Assert.Throws<DataFileException>(() => DataFiles.ReadSftJsonl(Write("", " "))).Message);
-        Assert.Throws<FileNotFoundException>(() => DataFiles.ReadSftJsonl(Path.Combine(_dir, "none.jsonl")));
+        Assert.Contains("no records", Assert.Throws<DataFileException>(() => DataFiles.ReadSftJsonl(_files.Write("", " "))).Message);
+        Assert.Throws<FileNotFoundException>(() => DataFiles.ReadSftJsonl(Path.Combine(_files.Directory, "none.jsonl")));
         // The preference reader shares the code and still names TRL's preference fields.
-        Assert.Contains("prompt, chosen, rejected", Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(Write("{\"prompt\": \"a\"}"))).Message);
+        Assert.Contains("prompt, chosen, rejected", Assert.Throws<DataFileException>(() => DataFiles.ReadPreferenceJsonl(_files.Write("{\"prompt\": \"a\"}"))).Message);
     }
 }

@@ -134,7 +134,7 @@ public sealed class PretrainedTokenizer : ITokenizer
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="DataFileException">The file is not a SentencePiece model the library loads (the message names it).</exception>
     public static PretrainedTokenizer FromSentencePiece(string path, string? bosToken = null, string? eosToken = null, string? padToken = null) =>
-        OpenSentencePiece(path, new SpecialNames(bosToken, eosToken, padToken, path, "argument"), null);
+        OpenSentencePiece(path, new SpecialNames(bosToken, eosToken, padToken, path, "argument"), new Dictionary<string, int>(StringComparer.Ordinal), null);
 
     /// <summary>
     /// The tokenizer of a Hugging Face model directory: <c>tokenizer.json</c> if present, else <c>vocab.json</c> +
@@ -156,7 +156,7 @@ public sealed class PretrainedTokenizer : ITokenizer
         if (File.Exists(json)) return OpenTokenizerJson(json, config.Names, config.ChatTemplate);
         if (File.Exists(vocab) && File.Exists(merges))
             return Bpe(vocab, ReadVocab(vocab), ReadMerges(merges), config.Added, Gpt2Pattern, nfc: false, config.Names, config.ChatTemplate);
-        if (File.Exists(model)) return OpenSentencePiece(model, config.Names, config.ChatTemplate);
+        if (File.Exists(model)) return OpenSentencePiece(model, config.Names, config.Added, config.ChatTemplate);
         throw new FileNotFoundException($"'{directory}' holds no tokenizer: none of tokenizer.json, vocab.json + merges.txt, tokenizer.model.", json);
     }
 
@@ -344,7 +344,7 @@ public sealed class PretrainedTokenizer : ITokenizer
         throw new DataFileException(path, 1, $"key 'normalizer' is of type '{kind}'; only none or NFC is supported.");
     }
 
-    private static PretrainedTokenizer OpenSentencePiece(string path, SpecialNames names, string? chatTemplate)
+    private static PretrainedTokenizer OpenSentencePiece(string path, SpecialNames names, Dictionary<string, int> added, string? chatTemplate)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No SentencePiece model at '{path}'.", path);
@@ -364,16 +364,37 @@ public sealed class PretrainedTokenizer : ITokenizer
         {
             foreach (var (token, id) in known) specials[token] = id;
         }
+        // A Llama checkpoint's tokenizer_config.json declares <unk>, <s>, </s> (and any added tokens) in
+        // added_tokens_decoder; as in Hugging Face's tokenizers they are matched in the text (a chat template writes "<s>").
+        foreach (var (token, id) in added) specials[token] = id;
         long? Resolve(string? token, string key, long? fallback)
         {
             if (token is null) return fallback;
             if (specials.TryGetValue(token, out int id) || vocab.TryGetValue(token, out id)) return id;
             throw new DataFileException(names.Source, 1, $"{names.Key} '{key}' names '{Excerpts.Of(token)}', which is not in the vocabulary of {path}.");
         }
-        return new PretrainedTokenizer("sentencepiece", inner, text => inner.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false), specials,
+        int unknown = inner.UnknownId;
+        return new PretrainedTokenizer("sentencepiece", inner, text => MergeUnknownRuns(inner.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false), unknown), specials,
             vocab.Count == 0 ? 0 : vocab.Values.Max() + 1,
             Resolve(names.Bos, "bos_token", inner.BeginningOfSentenceId), Resolve(names.Eos, "eos_token", inner.EndOfSentenceId),
             Resolve(names.Pad, "pad_token", null), chatTemplate, nfc: false);
+    }
+
+    /// <summary>
+    /// Google's sentencepiece (BPE and Unigram alike) turns a run of consecutive characters that are not in the
+    /// vocabulary into one unknown piece ("日本語" → one &lt;unk&gt;); Microsoft.ML.Tokenizers 2.0.1 gives one per
+    /// character. Collapsing each run of unknown ids gives sentencepiece's ids (checked against its Python library in
+    /// the tests). Models with byte fallback (Llama) never produce the unknown id, so nothing changes for them.
+    /// </summary>
+    private static IReadOnlyList<int> MergeUnknownRuns(IReadOnlyList<int> ids, int unknown)
+    {
+        var merged = new List<int>(ids.Count);
+        foreach (int id in ids)
+        {
+            if (id == unknown && merged.Count > 0 && merged[^1] == unknown) continue;
+            merged.Add(id);
+        }
+        return merged;
     }
 
     private static DirectoryConfig ReadConfig(string directory)

@@ -44,12 +44,15 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     /// <exception cref="ArgumentException">
     /// <see cref="CoOptimizationOptions.SftData"/> or <see cref="CoOptimizationOptions.PreferenceData"/> is missing or
     /// has a bad row (the message names the option and the file:line; the inner exception is the
-    /// <see cref="DataFileException"/>): every row is read here, before any training.
+    /// <see cref="DataFileException"/>): every row is read here, before any training. Or
+    /// <see cref="CoOptimizationOptions.Model"/> or <see cref="CoOptimizationOptions.Tokenizer"/> is missing or
+    /// unreadable, the tokenizer has more ids than the model, or a row does not fit the model's context (the message
+    /// names the option and the sizes).
     /// </exception>
     public CoOptimizationComparison(CoOptimizationOptions? options = null, ILoggerFactory? loggerFactory = null)
         : base(ProtocolName, options ?? new CoOptimizationOptions(), loggerFactory)
     {
-        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, nameof(CoOptimizationOptions));
+        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, Options.UserModel, nameof(CoOptimizationOptions));
     }
 
     /// <summary>Creates the protocol with your own language-model student in place of the built-in tiny LM.</summary>
@@ -61,11 +64,13 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     /// <param name="options">Options (validated here); null takes the defaults. ModelDim, Layers and Heads are not used.</param>
     /// <param name="loggerFactory">Optional logging.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
-    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor).</exception>
+    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor), or <see cref="CoOptimizationOptions.Model"/> is set too.</exception>
     public CoOptimizationComparison(LanguageModelFactory studentFactory, CoOptimizationOptions? options = null, ILoggerFactory? loggerFactory = null)
         : this(options, loggerFactory)
     {
         _factory = studentFactory ?? throw new ArgumentNullException(nameof(studentFactory));
+        if (Options.Model is not null)
+            throw new ArgumentException($"{nameof(CoOptimizationOptions)}.{nameof(CoOptimizationOptions.Model)} and a student factory both name the model: use one.", nameof(studentFactory));
     }
 
     private readonly LmUserData? _data;
@@ -167,7 +172,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     {
         var o = Options;
         var data = _data is null ? BuiltInData(seed) : UserData(_data, seed);
-        var baseModel = LmTraining.NewModel(_factory,
+        var baseModel = LmTraining.NewModel(_factory ?? _data?.Factory,
             new LanguageModelRequest(SeedStreams.Mix(seed, InitStream), $"lm-seed{seed}", data.VocabularySize, data.SequenceLength, device), o.ModelDim, o.Layers, o.Heads);
         try
         {
@@ -217,7 +222,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
         return new SeedData(data.SupervisedData(sftTrain), data.PreferenceData(prefTrain),
             sftProbes.Count == 0 ? null : (data.SupervisedData(sftProbes), data.PreferenceData(prefProbes)),
             m => data.Evaluate(m, split.SftTest, split.PreferenceTest, o.CompetenceMetric),
-            data.Tokenizer.VocabularySize, data.SequenceLength, sftTrain.Count, split.SftTest.Count);
+            data.VocabularySize, data.SequenceLength, sftTrain.Count, split.SftTest.Count);
     }
 
     private (IReadOnlyList<T> Train, IReadOnlyList<T> Probes) Probes<T>(IReadOnlyList<T> rows, int seed, int stream, string file)

@@ -39,6 +39,41 @@ public sealed record CoOptimizationOptions : IProtocolOptions
     /// </summary>
     public CompletionMetric CompetenceMetric { get; init; } = CompletionMetric.ExactMatch;
 
+    /// <summary>
+    /// A Hugging Face checkpoint directory (<c>config.json</c>, <c>model.safetensors</c> or shards, and usually the
+    /// tokenizer files): the student of every seed is this pretrained model (<see cref="Students.Pretrained.PretrainedCausalLm.FromPretrained"/>)
+    /// in place of the tiny LM, and its tokenizer encodes your data. Needs <see cref="SftData"/>. The files' SHA-256 are
+    /// part of the run fingerprint, so a changed model never merges with old units. Null (default): the tiny LM.
+    /// </summary>
+    public string? Model { get; init; }
+
+    /// <summary>
+    /// A directory with the tokenizer files (<c>tokenizer.json</c>, <c>vocab.json</c> + <c>merges.txt</c> or
+    /// <c>tokenizer.model</c>, with <c>tokenizer_config.json</c>): your data are encoded with it
+    /// (<see cref="Data.Tokenizers.PretrainedTokenizer.FromDirectory"/>). Default: the <see cref="Model"/> directory; without
+    /// <see cref="Model"/>, the tiny LM is built over this tokenizer's vocabulary. It may have fewer ids than the model,
+    /// never more. Its files' SHA-256 are part of the run fingerprint.
+    /// </summary>
+    public string? Tokenizer { get; init; }
+
+    /// <summary>With <see cref="Model"/>: the rank of LoRA adapters (PEFT's <c>r</c>), so that only they train; 0 (default) fine-tunes every weight.</summary>
+    public int LoraRank { get; init; }
+
+    /// <summary>With <see cref="LoraRank"/>: PEFT's <c>lora_alpha</c>; null (default) is twice the rank.</summary>
+    public double? LoraAlpha { get; init; }
+
+    /// <summary>With <see cref="LoraRank"/>: PEFT's <c>target_modules</c>; null (default) is <c>c_attn</c> for GPT-2, <c>q_proj</c> and <c>v_proj</c> otherwise.</summary>
+    public IReadOnlyList<string>? LoraTargetModules { get; init; }
+
+    /// <summary>
+    /// With <see cref="Model"/> or <see cref="Tokenizer"/>: the most tokens of a sequence (TRL's <c>max_length</c>;
+    /// prompts are cut from the left first). Null (default) truncates nothing: every row must then fit the model's context.
+    /// </summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>The pretrained model and tokenizer options together.</summary>
+    internal UserLanguageModel UserModel => new(Model, Tokenizer, LoraRank, LoraAlpha, LoraTargetModules, MaxLength);
+
     /// <summary>Seeds: each gives its own split, initial weights, base model and batch order. At least one; distinct.</summary>
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
@@ -126,6 +161,7 @@ public sealed record CoOptimizationOptions : IProtocolOptions
         ProtocolCheck.AtLeast(Checkpoints, 0, nameof(Checkpoints), owner);
         ProtocolCheck.AtLeast(ProbePrompts, 0, nameof(ProbePrompts), owner);
         ProtocolCheck.UserLmData(SftData, PreferenceData, HeldOutFraction, CompetenceMetric, owner);
+        UserModel.Validate(SftData, owner);
         if (Schedules.FirstOrDefault(s => s.Search is not null) is { } searching)
         {
             if (ProbePrompts < 1)

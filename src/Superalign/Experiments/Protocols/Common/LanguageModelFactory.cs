@@ -5,7 +5,7 @@ namespace Superalign.Experiments.Protocols;
 /// <summary>What a language-model protocol asks a <see cref="LanguageModelFactory"/> for.</summary>
 /// <param name="Seed">The seed of the model's initial weights, derived from the run's seed and the model's role (use it).</param>
 /// <param name="Name">A name for reports, e.g. <c>lm-seed0</c>, <c>policy-seed1</c>, <c>peer-seed1</c>.</param>
-/// <param name="VocabularySize">Token ids the data use (the protocol's <see cref="Data.CharacterTokenizer"/>): the model's vocabulary must have exactly this size.</param>
+/// <param name="VocabularySize">Token ids the data use (the protocol's <see cref="Data.CharacterTokenizer"/>, or the tokenizer of the <c>Tokenizer</c> option): the model's vocabulary must have exactly this size.</param>
 /// <param name="SequenceLength">Longest sequence (BOS, prompt, response, EOS) the data need: the model's <see cref="ILanguageModelStudent.MaxSequenceLength"/> must be at least this.</param>
 /// <param name="Device">The device of the options (<c>Device</c>): where the protocol expects the model.</param>
 public sealed record LanguageModelRequest(int Seed, string Name, int VocabularySize, int SequenceLength, Device Device);

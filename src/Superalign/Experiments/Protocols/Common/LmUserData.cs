@@ -1,14 +1,18 @@
 using System.Security.Cryptography;
+using Superalign.Checkpoints;
 using Superalign.Data;
+using Superalign.Data.Tokenizers;
 using Superalign.Experiments.Tasks;
+using Superalign.Students.Pretrained;
 using static TorchSharp.torch;
 
 namespace Superalign.Experiments.Protocols;
 
 /// <summary>
 /// Your SFT and preference files as the language-model protocols use them: read and checked once (every row, before
-/// any training), one character tokenizer over all their text, their content hashes for the run fingerprint, and per
-/// seed a held-out split of each file with the metrics of docs/protocols.md ("Your own data").
+/// any training), a tokenizer (by default one character tokenizer over all their text; with <c>Tokenizer</c> or
+/// <c>Model</c> a pretrained one), their content hashes for the run fingerprint, and per seed a held-out split of each
+/// file with the metrics of docs/protocols.md ("Your own data").
 /// </summary>
 internal sealed class LmUserData
 {
@@ -21,20 +25,46 @@ internal sealed class LmUserData
             .Concat(preferences.SelectMany(r => new[] { r.Prompt, r.Chosen, r.Rejected })).Append("\n"));
         SequenceLength = Math.Max(sft.Max(r => 2 + r.Prompt.Length + r.Completion.Length),
             preferences.Max(r => 2 + r.Prompt.Length + Math.Max(r.Chosen.Length, r.Rejected.Length)));
+        VocabularySize = Tokenizer.VocabularySize;
+    }
+
+    private LmUserData(IReadOnlyList<SftRecord> sft, IReadOnlyList<PreferenceRecord> preferences, string inputs, PretrainedTokenizer tokenizer,
+        SequenceOptions sequences, int sequenceLength, int vocabularySize, LanguageModelFactory? factory)
+    {
+        Sft = sft;
+        Preferences = preferences;
+        Inputs = inputs;
+        Tokenizer = tokenizer;
+        Sequences = sequences;
+        SequenceLength = sequenceLength;
+        VocabularySize = vocabularySize;
+        Factory = factory;
     }
 
     public IReadOnlyList<SftRecord> Sft { get; }
 
     public IReadOnlyList<PreferenceRecord> Preferences { get; }
 
-    /// <summary>The files and their SHA-256, for <see cref="Protocol{TOptions, TResult}.DataInputs"/>.</summary>
+    /// <summary>The files and their SHA-256 (with a model or tokenizer, theirs too), for <see cref="Protocol{TOptions, TResult}.DataInputs"/>.</summary>
     public string Inputs { get; }
 
-    /// <summary>Characters of every text of both files (plus newline, so the alphabet is never empty).</summary>
-    public CharacterTokenizer Tokenizer { get; }
+    /// <summary>
+    /// Characters of every text of both files (plus newline, so the alphabet is never empty), or the pretrained
+    /// tokenizer of the <c>Tokenizer</c> (else <c>Model</c>) directory.
+    /// </summary>
+    public ITokenizer Tokenizer { get; }
 
-    /// <summary>Tokens of the longest sequence of either file: BOS, prompt, the longer completion, EOS.</summary>
+    /// <summary>Truncation for a pretrained tokenizer (<c>MaxLength</c>); null (none, right padding) for the character tokenizer.</summary>
+    public SequenceOptions? Sequences { get; }
+
+    /// <summary>Tokens of the longest sequence of either file (BOS, prompt, the longer completion, EOS), at most <c>MaxLength</c>.</summary>
     public int SequenceLength { get; }
+
+    /// <summary>The vocabulary the student must have: the model's (at least the tokenizer's) with <c>Model</c>, else the tokenizer's.</summary>
+    public int VocabularySize { get; }
+
+    /// <summary>With <c>Model</c>: makes the student of a request (the checkpoint, with LoRA adapters when asked); else null.</summary>
+    public LanguageModelFactory? Factory { get; }
 
     /// <summary>
     /// Reads both files when the options name them (null when neither is named). Problems of the files become
@@ -42,7 +72,16 @@ internal sealed class LmUserData
     /// <see cref="DataFileException"/> is the inner exception), so a front end reports them as bad input.
     /// </summary>
     /// <exception cref="ArgumentException">Only one file is named, a file is missing or malformed, or a file has fewer than 2 rows.</exception>
-    public static LmUserData? Load(string? sftPath, string? preferencePath, string owner)
+    public static LmUserData? Load(string? sftPath, string? preferencePath, string owner) => Load(sftPath, preferencePath, UserLanguageModel.None, owner);
+
+    /// <summary>
+    /// As <see cref="Load(string?, string?, string)"/>, with a pretrained model and/or tokenizer (<paramref name="model"/>):
+    /// the tokenizer is opened, the model's configuration read (not its weights), the vocabularies compared and every
+    /// row encoded to find the sequence length, all here, before any training.
+    /// </summary>
+    /// <exception cref="ArgumentException">As above; or the model or tokenizer directory is missing or unreadable, the
+    /// tokenizer has more ids than the model, or a row does not fit the model's context (the message names the option and the sizes).</exception>
+    public static LmUserData? Load(string? sftPath, string? preferencePath, UserLanguageModel model, string owner)
     {
         if (sftPath is null && preferencePath is null) return null;
         if (sftPath is null || preferencePath is null)
@@ -50,7 +89,55 @@ internal sealed class LmUserData
                 sftPath is null ? "SftData" : "PreferenceData");
         var (sft, sftHash) = Read(sftPath, "SftData", owner, DataFiles.ReadSftJsonl);
         var (preferences, preferenceHash) = Read(preferencePath, "PreferenceData", owner, DataFiles.ReadPreferenceJsonl);
-        return new LmUserData(sft, preferences, $"SftData={sftPath} sha256:{sftHash}; PreferenceData={preferencePath} sha256:{preferenceHash}");
+        string inputs = $"SftData={sftPath} sha256:{sftHash}; PreferenceData={preferencePath} sha256:{preferenceHash}";
+        if (!model.IsSet) return new LmUserData(sft, preferences, inputs);
+        return Pretrained(sft, preferences, inputs, model, owner);
+    }
+
+    private static LmUserData Pretrained(IReadOnlyList<SftRecord> sft, IReadOnlyList<PreferenceRecord> preferences, string inputs, UserLanguageModel model, string owner)
+    {
+        string tokenizerDirectory = model.Tokenizer ?? model.Model!;
+        string tokenizerOption = model.Tokenizer is null ? "Model" : "Tokenizer";
+        PretrainedTokenizer tokenizer;
+        try
+        {
+            tokenizer = PretrainedTokenizer.FromDirectory(tokenizerDirectory);
+        }
+        catch (Exception e) when (e is DataFileException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
+        {
+            string hint = model.Tokenizer is null ? " (the model directory's tokenizer; set Tokenizer to take it from another directory)" : "";
+            throw new ArgumentException($"{owner}.{tokenizerOption}: no usable tokenizer in '{tokenizerDirectory}'{hint}: {e.Message}", tokenizerOption, e);
+        }
+        int vocabulary = tokenizer.VocabularySize;
+        int? context = null;
+        if (model.Model is { } directory)
+        {
+            PretrainedCausalLmConfig config;
+            try
+            {
+                config = PretrainedCausalLmConfig.Parse(File.ReadAllText(Path.Combine(directory, "config.json")));
+            }
+            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException or InvalidOperationException)
+            {
+                throw new ArgumentException($"{owner}.Model: cannot read '{Path.Combine(directory, "config.json")}': {e.Message}", "Model", e);
+            }
+            if (tokenizer.VocabularySize > config.VocabularySize)
+                throw new ArgumentException($"{owner}.{tokenizerOption}: the tokenizer in '{tokenizerDirectory}' has {tokenizer.VocabularySize:N0} ids but the model in '{directory}' has a vocabulary of {config.VocabularySize:N0} (vocab_size of its config.json): they do not belong together.", tokenizerOption);
+            vocabulary = config.VocabularySize;
+            context = config.MaxSequenceLength;
+            if (model.MaxLength > context)
+                throw new ArgumentOutOfRangeException("MaxLength", model.MaxLength, $"{owner}.MaxLength is {model.MaxLength}, more than the model's context of {context} tokens ('{directory}').");
+        }
+        var sequences = model.MaxLength is { } most ? new SequenceOptions { MaxLength = most, MaxPromptLength = most - 1 } : SequenceOptions.Default;
+        int bos = tokenizer.BosId is null ? 0 : 1, eos = tokenizer.EosId is null ? 0 : 1;
+        int longest = Math.Max(
+            sft.Max(r => bos + tokenizer.Encode(r.Prompt).Length + tokenizer.Encode(r.Completion).Length + eos),
+            preferences.Max(r => bos + tokenizer.Encode(r.Prompt).Length + Math.Max(tokenizer.Encode(r.Chosen).Length, tokenizer.Encode(r.Rejected).Length) + eos));
+        int length = model.MaxLength is { } cut ? Math.Min(cut, longest) : longest;
+        if (context is { } limit && length > limit)
+            throw new ArgumentException($"{owner}.MaxLength: the longest row of SftData/PreferenceData needs {longest:N0} tokens (BOS, prompt, completion, EOS) but the model's context is {limit:N0}; set MaxLength (at most {limit:N0}) to truncate as TRL's max_length does.", "MaxLength");
+        inputs += $"; {model.Describe(tokenizer)}";
+        return new LmUserData(sft, preferences, inputs, tokenizer, sequences, length, vocabulary, model.Model is null ? null : new LanguageModelFactory(model.Factory));
     }
 
     private static (IReadOnlyList<T> Rows, string Hash) Read<T>(string path, string option, string owner, Func<string, int, int, IReadOnlyList<T>> read)
@@ -84,10 +171,10 @@ internal sealed class LmUserData
 
     /// <summary>SFT rows as a dataset padded to <see cref="SequenceLength"/>.</summary>
     public SupervisedDataset SupervisedData(IReadOnlyList<SftRecord> rows) =>
-        Tokenizer.ToSupervisedDataset(rows.Select(r => (r.Prompt, r.Completion)).ToList(), SequenceLength);
+        Tokenizer.ToSupervisedDataset(rows.Select(r => (r.Prompt, r.Completion)).ToList(), SequenceLength, sequences: Sequences);
 
     /// <summary>Preference rows as a dataset padded to <see cref="SequenceLength"/>.</summary>
-    public PreferenceDataset PreferenceData(IReadOnlyList<PreferenceRecord> rows) => Tokenizer.ToPreferenceDataset(rows, SequenceLength);
+    public PreferenceDataset PreferenceData(IReadOnlyList<PreferenceRecord> rows) => Tokenizer.ToPreferenceDataset(rows, SequenceLength, sequences: Sequences);
 
     /// <summary>
     /// Held-out scores as <see cref="ValueConflictScores"/>: competence by <paramref name="metric"/> on
@@ -103,9 +190,50 @@ internal sealed class LmUserData
 
     private double ExactMatch(ILanguageModelStudent model, IReadOnlyList<SftRecord> rows)
     {
-        var maxTokens = rows.GroupBy(r => r.Prompt.Length).ToDictionary(g => g.Key, g => g.Max(r => r.Completion.Length) + 1);
-        var responses = Respond(model, rows.Select(r => r.Prompt).ToList(), p => Math.Min(maxTokens[p], SequenceLength - 1 - p), 0, null);
-        return rows.Select((r, i) => responses[i] == r.Completion ? 1.0 : 0.0).Average();
+        if (Tokenizer is CharacterTokenizer)
+        {
+            var maxTokens = rows.GroupBy(r => r.Prompt.Length).ToDictionary(g => g.Key, g => g.Max(r => r.Completion.Length) + 1);
+            var responses = Respond(model, rows.Select(r => r.Prompt).ToList(), p => Math.Min(maxTokens[p], SequenceLength - 1 - p), 0, null);
+            return rows.Select((r, i) => responses[i] == r.Completion ? 1.0 : 0.0).Average();
+        }
+        // A pretrained tokenizer need not give a text back exactly (a leading space, normalization): compare the
+        // generated ids, up to the EOS, with the completion's ids (cut to what the sequence length leaves).
+        var budget = rows.GroupBy(r => PromptTokens(r.Prompt)).ToDictionary(g => g.Key, g => g.Max(r => Tokenizer.Encode(r.Completion).Length) + 1);
+        var generated = GenerateIds(model, rows.Select(r => r.Prompt).ToList(), p => Math.Min(budget[p], SequenceLength - 1 - p), 0, null);
+        long? eos = Tokenizer.EosId;
+        return rows.Select((r, i) =>
+        {
+            var wanted = Tokenizer.Encode(r.Completion);
+            var ids = generated[i];
+            int end = eos is { } stop && Array.IndexOf(ids, stop) is var at and >= 0 ? at : ids.Length;
+            bool stopped = eos is null || end < ids.Length;
+            return stopped && ids.AsSpan(0, end).SequenceEqual(wanted) ? 1.0 : 0.0;
+        }).Average();
+    }
+
+    /// <summary>Tokens of a prompt without BOS (its length in characters for the character tokenizer), cut as <see cref="Sequences"/> cuts prompts.</summary>
+    private int PromptTokens(string prompt)
+    {
+        if (Tokenizer is CharacterTokenizer) return prompt.Length;
+        int tokens = Tokenizer.Encode(prompt).Length;
+        return Sequences?.MaxPromptLength is { } most ? Math.Min(tokens, most - (Tokenizer.BosId is null ? 0 : 1)) : tokens;
+    }
+
+    /// <summary>
+    /// One sampled response per prompt, at most as long as the sequence length leaves after the prompt (generation
+    /// makes at least one token: what would not fit beside its prompt is cut).
+    /// </summary>
+    public IReadOnlyList<string> Sample(ILanguageModelStudent model, IReadOnlyList<string> prompts, double temperature, long seed)
+    {
+        var responses = Respond(model, prompts, p => SequenceLength - 2 - p, temperature, seed);
+        if (Tokenizer is CharacterTokenizer)
+            return responses.Select((r, i) => r.Length <= SequenceLength - 2 - prompts[i].Length ? r : r[..Math.Max(0, SequenceLength - 2 - prompts[i].Length)]).ToList();
+        return responses.Select((r, i) =>
+        {
+            int room = Math.Max(0, SequenceLength - 2 - PromptTokens(prompts[i]));
+            var ids = Tokenizer.Encode(r);
+            return ids.Length <= room ? r : Tokenizer.Decode(ids[..room]);
+        }).ToList();
     }
 
     private double TokenProbability(ILanguageModelStudent model, IReadOnlyList<SftRecord> rows)
@@ -164,20 +292,46 @@ internal sealed class LmUserData
     public IReadOnlyList<string> Respond(ILanguageModelStudent model, IReadOnlyList<string> prompts, Func<int, int> maxNewTokens, double temperature, long? seed)
     {
         var responses = new string[prompts.Count];
-        foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => prompts[i].Length).OrderBy(g => g.Key))
+        Generate(model, prompts, maxNewTokens, temperature, seed, (rows, generated) =>
+        {
+            var texts = Tokenizer.DecodeRows(generated);
+            for (int j = 0; j < rows.Count; j++) responses[rows[j]] = texts[j];
+        });
+        return responses;
+    }
+
+    /// <summary>As <see cref="Respond"/>, the generated ids of each prompt (every new token, the stop token included).</summary>
+    private long[][] GenerateIds(ILanguageModelStudent model, IReadOnlyList<string> prompts, Func<int, int> maxNewTokens, double temperature, long? seed)
+    {
+        var ids = new long[prompts.Count][];
+        Generate(model, prompts, maxNewTokens, temperature, seed, (rows, generated) =>
+        {
+            long width = generated.shape[1];
+            var flat = generated.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
+            for (int j = 0; j < rows.Count; j++) ids[rows[j]] = flat.AsSpan(j * (int)width, (int)width).ToArray();
+        });
+        return ids;
+    }
+
+    /// <summary>
+    /// Generates for prompts of any lengths: prompts of one length in tokens (<see cref="PromptTokens"/>) together, in
+    /// chunks of 512, each with at most <paramref name="maxNewTokens"/>(length) tokens; <paramref name="take"/> gets the
+    /// prompts' indices and their generated tokens <c>[B, N]</c>.
+    /// </summary>
+    private void Generate(ILanguageModelStudent model, IReadOnlyList<string> prompts, Func<int, int> maxNewTokens, double temperature, long? seed, Action<List<int>, Tensor> take)
+    {
+        foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => PromptTokens(prompts[i])).OrderBy(g => g.Key))
         {
             var rows = group.ToList();
             int tokens = Math.Max(1, maxNewTokens(group.Key));
-            var options = new GenerationOptions(tokens, temperature, StopToken: CharacterTokenizer.Eos, Seed: seed is { } s ? s + group.Key : null);
+            var options = new GenerationOptions(tokens, temperature, StopToken: Tokenizer.EosId ?? -1, Seed: seed is { } s ? s + group.Key : null);
             for (int start = 0; start < rows.Count; start += 512)
             {
                 using var scope = NewDisposeScope();
                 var chunk = rows.Skip(start).Take(512).ToList();
-                var generated = model.Generate(Tokenizer.EncodePrompts(chunk.Select(i => prompts[i]).ToList(), model.Device), options);
-                var texts = Tokenizer.DecodeRows(generated);
-                for (int j = 0; j < chunk.Count; j++) responses[chunk[j]] = texts[j];
+                var generated = model.Generate(Tokenizer.EncodePrompts(chunk.Select(i => prompts[i]).ToList(), model.Device, sequences: Sequences), options);
+                take(chunk, generated);
             }
         }
-        return responses;
     }
 }

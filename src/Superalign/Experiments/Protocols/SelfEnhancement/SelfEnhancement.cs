@@ -47,12 +47,15 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     /// <exception cref="ArgumentException">
     /// <see cref="SelfEnhancementOptions.SftData"/> or <see cref="SelfEnhancementOptions.PreferenceData"/> is missing or
     /// has a bad row (the message names the option and the file:line; the inner exception is the
-    /// <see cref="DataFileException"/>): every row is read here, before any training.
+    /// <see cref="DataFileException"/>): every row is read here, before any training. Or
+    /// <see cref="SelfEnhancementOptions.Model"/> or <see cref="SelfEnhancementOptions.Tokenizer"/> is missing or
+    /// unreadable, the tokenizer has more ids than the model, or a row does not fit the model's context (the message
+    /// names the option and the sizes).
     /// </exception>
     public SelfEnhancement(SelfEnhancementOptions? options = null, ILoggerFactory? loggerFactory = null)
         : base(ProtocolName, options ?? new SelfEnhancementOptions(), loggerFactory)
     {
-        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, nameof(SelfEnhancementOptions));
+        _data = LmUserData.Load(Options.SftData, Options.PreferenceData, Options.UserModel, nameof(SelfEnhancementOptions));
     }
 
     /// <summary>Creates the protocol with your own language-model student in place of the built-in tiny LM.</summary>
@@ -64,11 +67,13 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     /// <param name="options">Options (validated here); null takes the defaults. ModelDim, Layers and Heads are not used.</param>
     /// <param name="loggerFactory">Optional logging.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
-    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor).</exception>
+    /// <exception cref="ArgumentException">A data file is missing or has a bad row (see the other constructor), or <see cref="SelfEnhancementOptions.Model"/> is set too.</exception>
     public SelfEnhancement(LanguageModelFactory studentFactory, SelfEnhancementOptions? options = null, ILoggerFactory? loggerFactory = null)
         : this(options, loggerFactory)
     {
         _factory = studentFactory ?? throw new ArgumentNullException(nameof(studentFactory));
+        if (Options.Model is not null)
+            throw new ArgumentException($"{nameof(SelfEnhancementOptions)}.{nameof(SelfEnhancementOptions.Model)} and a student factory both name the model: use one.", nameof(studentFactory));
     }
 
     private readonly LmUserData? _data;
@@ -182,7 +187,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     private ILanguageModelStudent NewModel(int initSeed, string name, int vocabulary, int sequenceLength, Device device) =>
-        LmTraining.NewModel(_factory, new LanguageModelRequest(initSeed, name, vocabulary, sequenceLength, device), Options.ModelDim, Options.Layers, Options.Heads);
+        LmTraining.NewModel(_factory ?? _data?.Factory, new LanguageModelRequest(initSeed, name, vocabulary, sequenceLength, device), Options.ModelDim, Options.Layers, Options.Heads);
 
     /// <summary>
     /// A seed on your files: the policy (and peer) learn the training rows of <see cref="SelfEnhancementOptions.SftData"/>;
@@ -201,7 +206,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         ValueConflictScores Evaluate(ILanguageModelStudent m) => data.Evaluate(m, split.SftTest, split.PreferenceTest, o.CompetenceMetric);
         double Diverse(ILanguageModelStudent m, int round) => DiversityOnData(data, m, diversityPrompts, seed, round);
 
-        var runs = RunJudges(seed, data.Tokenizer.VocabularySize, data.SequenceLength, device, sftData,
+        var runs = RunJudges(seed, data.VocabularySize, data.SequenceLength, device, sftData,
             policy0 => new RoundResult(0, Evaluate(policy0), 0, double.NaN, 0, Diverse(policy0, 0)),
             (policy, peer, judge, round) =>
             {
@@ -218,7 +223,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                     var keptPrompts = kept.Select(i => prompts[i]).ToList();
                     var a = kept.Select(i => first[i]).ToList();
                     var b = kept.Select(i => second[i]).ToList();
-                    var preferA = kept.Count == 0 ? [] : Judge(data.Tokenizer, data.SequenceLength, judgeModel, keptPrompts, a, b);
+                    var preferA = kept.Count == 0 ? [] : Judge(data.Tokenizer, data.SequenceLength, judgeModel, keptPrompts, a, b, data.Sequences);
                     var records = new List<PreferenceRecord>();
                     for (int i = 0; i < kept.Count; i++)
                     {
@@ -227,9 +232,9 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                     }
                     // Agreement with your labels, judged before this round's training as the round's pairs were.
                     var test = split.PreferenceTest;
-                    var verdicts = Judge(data.Tokenizer, data.SequenceLength, judgeModel, test.Select(r => r.Prompt).ToList(), test.Select(r => r.Chosen).ToList(), test.Select(r => r.Rejected).ToList());
+                    var verdicts = Judge(data.Tokenizer, data.SequenceLength, judgeModel, test.Select(r => r.Prompt).ToList(), test.Select(r => r.Chosen).ToList(), test.Select(r => r.Rejected).ToList(), data.Sequences);
                     agreement = verdicts.Average();
-                    TrainOnFeedback(policy, data.Tokenizer, data.SequenceLength, records, seed, pairStream, cancellationToken);
+                    TrainOnFeedback(policy, data.Tokenizer, data.SequenceLength, records, seed, pairStream, cancellationToken, data.Sequences);
                 }
                 return new RoundResult(round, Evaluate(policy), kept.Count, agreement, split.PreferenceTest.Count, Diverse(policy, round));
             },
@@ -277,12 +282,8 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     /// <summary>One sampled response per prompt, at most as long as the data's sequence length leaves after the prompt.</summary>
-    private IReadOnlyList<string> SampleOnData(LmUserData data, ILanguageModelStudent policy, IReadOnlyList<string> prompts, long seed)
-    {
-        var responses = data.Respond(policy, prompts, p => data.SequenceLength - 2 - p, Options.SamplingTemperature, seed);
-        // Generation makes at least one token: cut what would not fit beside its prompt (a prompt as long as the data allow).
-        return responses.Select((r, i) => r.Length <= data.SequenceLength - 2 - prompts[i].Length ? r : r[..Math.Max(0, data.SequenceLength - 2 - prompts[i].Length)]).ToList();
-    }
+    private IReadOnlyList<string> SampleOnData(LmUserData data, ILanguageModelStudent policy, IReadOnlyList<string> prompts, long seed) =>
+        data.Sample(policy, prompts, Options.SamplingTemperature, seed);
 
     private double DiversityOnData(LmUserData data, ILanguageModelStudent policy, IReadOnlyList<string> prompts, int seed, int round)
     {
@@ -306,11 +307,11 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
 
     /// <summary>Trains the policy on the judged pairs for <see cref="SelfEnhancementOptions.StepsPerRound"/> updates (nothing without pairs).</summary>
     private void TrainOnFeedback(ILanguageModelStudent policy, ITokenizer tokenizer, int sequenceLength, List<PreferenceRecord> records, int seed, int pairStream,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, SequenceOptions? sequences = null)
     {
         if (records.Count == 0) return;
         var o = Options;
-        var data = tokenizer.ToPreferenceDataset(records, sequenceLength);
+        var data = tokenizer.ToPreferenceDataset(records, sequenceLength, sequences: sequences);
         var objective = ConformityObjectives.Create(o.ConformityLoss, beta: o.Beta);
         if (objective.RequiresReference) data = data.WithReferenceLogProbs(policy);
         using var optimizer = new AlternatingOptimizer(policy, null, objective,
@@ -319,12 +320,13 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     }
 
     /// <summary>The judge's verdicts on pairs (a, b) of responses (1 = prefers a, 0.5 = tie): mean log-probability per token under the judge.</summary>
-    private static double[] Judge(ITokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b)
+    private static double[] Judge(ITokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b,
+        SequenceOptions? sequences = null)
     {
         var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
         using var scope = NewDisposeScope();
-        var (ta, ma) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, a[i])).ToList(), sequenceLength);
-        var (tb, mb) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, b[i])).ToList(), sequenceLength);
+        var (ta, ma) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, a[i])).ToList(), sequenceLength, sequences: sequences);
+        var (tb, mb) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, b[i])).ToList(), sequenceLength, sequences: sequences);
         var prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(ta, ma), ResponseBatch.ForCausalLm(tb, mb));
         return prefer.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
     }
