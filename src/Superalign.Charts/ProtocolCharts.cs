@@ -1,6 +1,7 @@
 using System.Globalization;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
+using Superalign.Optimization;
 
 namespace Superalign.Charts;
 
@@ -30,6 +31,7 @@ public static class ProtocolCharts
         null => throw new ArgumentNullException(nameof(result)),
         WeakToStrongResult r => WeakToStrong(r),
         CoOptimizationResult r => CoOptimization(r),
+        AlignmentTaxResult r => AlignmentTax(r),
         SelfEnhancementResult r => SelfEnhancement(r),
         SandwichingResult r => Sandwiching(r),
         GapAnnealingResult r => GapAnnealing(r),
@@ -102,6 +104,50 @@ public static class ProtocolCharts
                 charts.Add(new XYChart($"{what}-along-training", $"Held-out {what} along training (mean over {seeds} {Seeds(seeds)})",
                     new ChartAxis("mini-batches trained after the base model") { IntegerTicks = true }, ChartAxis.Rate($"held-out {what}"), trajectories)
                 { Connect = true });
+        }
+        return charts;
+    }
+
+    /// <summary>
+    /// The trade-off curve (each arm's mean final competence against conformity with 2-D intervals; the single-stage
+    /// mixing arms joined in order of their conformity share, from competence-only to conformity-only) and the mean
+    /// competence and conformity along training per arm.
+    /// </summary>
+    private static IReadOnlyList<Chart> AlignmentTax(AlignmentTaxResult result)
+    {
+        int seeds = result.Options.Seeds.Count;
+        var share = result.TradeOff.ToDictionary(p => p.Arm, p => p.ConformityShare, StringComparer.Ordinal);
+        // The curve: arms of one stage on the rule's pairs with the default objective (competence-only, the ratios, conformity-only).
+        var curveArms = result.Options.Arms.Where(a => a.Stages.Count == 1 && a.Pairs is null && a.Stages[0].ConformityLoss is null
+                                                       && a.Stages[0].Schedule.Plan(0, 1).Phase != TrainingPhase.Joint)
+            .Select(a => result.Summaries.Single(s => s.Arm == a.Name)).OrderBy(s => share[s.Arm]).ToList();
+        var series = new List<ChartSeries>();
+        if (curveArms.Count > 1)
+            series.Add(new ChartSeries($"ratio sweep ({curveArms.Count} arms, {curveArms[0].Arm} → {curveArms[^1].Arm})",
+                curveArms.Select(s => s.Competence.Mean).ToList(), curveArms.Select(s => s.Conformity.Mean).ToList())
+            {
+                XIntervals = curveArms.Select(s => Interval(s.Competence)).ToList(),
+                YIntervals = curveArms.Select(s => Interval(s.Conformity)).ToList(),
+            });
+        foreach (var s in result.Summaries.Where(s => curveArms.Count <= 1 || !curveArms.Contains(s)))
+            series.Add(new ChartSeries(s.Arm, [s.Competence.Mean], [s.Conformity.Mean]) { XIntervals = [Interval(s.Competence)], YIntervals = [Interval(s.Conformity)] });
+        var charts = new List<Chart>
+        {
+            new XYChart("trade-off", Title("Alignment tax: final competence vs conformity per arm, from a converged SFT base", seeds, series.Any(s => s.HasIntervals)),
+                ChartAxis.Rate("held-out competence"), ChartAxis.Rate("held-out conformity"), series) { Connect = true },
+        };
+        foreach (var (what, value) in new (string, Func<TrajectoryPoint, double>)[] { ("competence", p => p.Competence), ("conformity", p => p.Conformity) })
+        {
+            var trajectories = result.Summaries.Select(s =>
+            {
+                var runs = result.Runs.Where(r => r.Arm == s.Arm).ToList();
+                int points = runs.Count == 0 ? 0 : runs.Min(r => r.Trajectory.Count);
+                return new ChartSeries(s.Arm, Enumerable.Range(0, points).Select(i => runs.Average(r => (double)r.Trajectory[i].Batches)).ToList(),
+                    Enumerable.Range(0, points).Select(i => runs.Average(r => value(r.Trajectory[i]))).ToList());
+            }).Where(s => s.X.Count > 0).ToList();
+            if (trajectories.Count > 0)
+                charts.Add(new XYChart($"tax-{what}-along-training", $"Held-out {what} along training from the converged base (mean over {seeds} {Seeds(seeds)})",
+                    new ChartAxis("mini-batches trained after the base") { IntegerTicks = true }, ChartAxis.Rate($"held-out {what}"), trajectories) { Connect = true });
         }
         return charts;
     }

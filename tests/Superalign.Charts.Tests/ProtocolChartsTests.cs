@@ -27,6 +27,7 @@ public sealed class ProtocolChartsTests : IDisposable
     {
         { "weak-to-strong", ["pgr-vs-student-size"] },
         { "co-optimization", ["competence-vs-conformity", "pareto", "competence-along-training", "conformity-along-training"] },
+        { "alignment-tax", ["trade-off", "tax-competence-along-training", "tax-conformity-along-training"] },
         { "self-enhancement", ["rounds"] },
         { "sandwiching", ["judge-accuracy"] },
         { "gap-annealing", ["chain-accuracy"] },

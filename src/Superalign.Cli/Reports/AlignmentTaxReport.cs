@@ -98,7 +98,10 @@ internal static class AlignmentTaxReport
         : double.IsNaN(s.Lower) ? Pct(s.Mean) : $"{Pct(s.Mean)} [{(100 * s.Lower):0.0}, {(100 * s.Upper):0.0}]";
 
     private static string PointsCell(SummaryStatistics? s) => s is null ? "–"
-        : double.IsNaN(s.Lower) ? $"{100 * s.Mean:+0.0;-0.0;0.0}" : $"{100 * s.Mean:+0.0;-0.0;0.0} [{100 * s.Lower:+0.0;-0.0;0.0}, {100 * s.Upper:+0.0;-0.0;0.0}]";
+        : double.IsNaN(s.Lower) ? Signed(s.Mean) : $"{Signed(s.Mean)} [{Signed(s.Lower)}, {Signed(s.Upper)}]";
+
+    /// <summary>Accuracy points with a sign, rounded first so that −1e-17 reads 0.0.</summary>
+    private static string Signed(double value) => Math.Round(100 * value, 1).ToString("+0.0;-0.0;0.0");
 
     private static string Range(IReadOnlyList<int> counts) => counts.Min() == counts.Max() ? $"{counts[0]:N0}" : $"{counts.Min():N0}–{counts.Max():N0}";
 

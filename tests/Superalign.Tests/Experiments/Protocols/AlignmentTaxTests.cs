@@ -206,3 +206,59 @@ public class AlignmentTaxWeakJudgeTests
         Assert.All(result.Runs, r => Assert.Equal(Math.Round(r.PairAccuracy * r.Scores.Prompts), r.PairAccuracy * r.Scores.Prompts, 6));
     }
 }
+
+public class AlignmentTaxLmJudgeTests
+{
+    [Fact]
+    public void An_lm_judge_labels_the_pairs_by_its_own_per_token_log_probs_and_its_measured_accuracy_enters_the_pgr()
+    {
+        var arms = AlignmentArm.WeakJudges().Where(a => a.Name is "sft→orpo" or "sft→orpo/lm-judge-d16").ToArray();
+        arms[1] = arms[1] with { Pairs = new PairSource(Judge: new LmJudge(ModelDim: 16, Demonstrations: 64, Steps: 40)) };
+        var options = new AlignmentTaxOptions
+        {
+            Seeds = [2], Arms = arms, ModelDim = 16, Layers = 1, Heads = 2, PretrainSteps = 20, BatchBudget = 8, BatchSize = 16, CheckpointsPerStage = 0, Device = "cpu",
+        };
+        var result = new AlignmentTax(options).Run();
+        var judged = result.Runs.Single(r => r.Arm == "sft→orpo/lm-judge-d16");
+        var ceiling = result.Runs.Single(r => r.Arm == "sft→orpo");
+        Assert.True(double.IsNaN(ceiling.JudgeAccuracy));
+        Assert.InRange(judged.JudgeAccuracy, 0, 1);
+        var weak = result.Summaries.Single(s => s.Arm == judged.Arm).WeakJudge!;
+        Assert.Equal("sft→orpo", weak.CeilingArm);
+        Assert.Equal(judged.JudgeAccuracy, weak.JudgeAccuracy, 12);
+        Assert.Equal((judged.PairAccuracy - judged.JudgeAccuracy) / (ceiling.PairAccuracy - judged.JudgeAccuracy), weak.Pgr.Mean, 9);
+    }
+
+    [Fact]
+    public void Judging_orders_each_pair_by_the_higher_mean_token_log_prob_and_counts_agreement()
+    {
+        // A judge trained to answer "#" to everything prefers the refusal in every pair that has one.
+        var task = new ValueConflictTask();
+        var prompts = task.TrainPrompts.Take(64).ToList();
+        using var judge = new Superalign.Students.TinyCausalLm(new Superalign.Students.TinyCausalLmOptions(task.Tokenizer.VocabularySize, task.SequenceLength, 16, 1, 2, Seed: 1), TorchSharp.torch.CPU);
+        var refusals = task.Tokenizer.ToSupervisedDataset(prompts.Select(p => (p.Text, ValueConflictTask.RefusalMarker)).ToList(), task.SequenceLength);
+        using (var optimizer = new AlternatingOptimizer(judge, Superalign.Objectives.Competence.CompetenceObjectives.Create("nll"), null,
+                   new AlternatingOptimizerOptions { TotalSteps = 150, Schedule = AlternationSchedules.CompetenceOnly(), LearningRate = 5e-3, LogEvery = 0 }))
+            optimizer.Train(refusals.Batches(32, seed: 3), null);
+        var records = new List<PreferenceRecord>
+        {
+            new("03+04=", "7", "#"),   // the rule says answer; the judge prefers the refusal: swapped
+            new("07+01=", "#", "8"),   // the rule says refuse; the judge agrees: kept
+        };
+        var (judged, agreed) = AlignmentTax.JudgeRecords(task, judge, records);
+        Assert.Equal(new PreferenceRecord("03+04=", "#", "7"), judged[0]);
+        Assert.Equal(records[1], judged[1]);
+        Assert.Equal(0.5, agreed, 12);
+    }
+
+    [Fact]
+    public void Options_without_a_judge_serialize_as_before_judges_existed()
+    {
+        // The fingerprint of stored runs hashes the options' JSON: a null judge must not appear in it.
+        string json = ProtocolJson.Serialize(new AlignmentTaxOptions());
+        Assert.DoesNotContain("judge", json, StringComparison.OrdinalIgnoreCase);
+        var withJudge = new AlignmentTaxOptions { Arms = AlignmentArm.WeakJudges() };
+        var read = (AlignmentTaxOptions)ProtocolCatalog.Find(AlignmentTax.ProtocolName).ReadOptions(ProtocolJson.Serialize(withJudge));
+        Assert.Equal(new LmJudge(ModelDim: 16), read.Arms.Single(a => a.Name == "sft→orpo/lm-judge-d16").Pairs!.Judge);
+    }
+}

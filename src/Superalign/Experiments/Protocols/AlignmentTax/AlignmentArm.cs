@@ -24,7 +24,13 @@ public enum PairAnswers
 /// Probability that a pair's chosen and rejected responses are swapped (a weak judge with symmetric label noise), in
 /// [0, 0.5); drawn once per pair with the seed.
 /// </param>
-public sealed record PairSource(PairAnswers Answers = PairAnswers.Correct, double FlipRate = 0)
+/// <param name="Judge">
+/// A smaller language model that labels the pairs instead of the rule: trained with SFT on a few of the rule's
+/// demonstrations, it prefers the response it gives the higher mean per-token log-probability. Null: the rule labels them.
+/// </param>
+public sealed record PairSource(PairAnswers Answers = PairAnswers.Correct, double FlipRate = 0,
+    // Left out of JSON when null, so that options without a judge keep the fingerprint they had before judges existed.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LmJudge? Judge = null)
 {
     /// <summary>The rule's pairs with the correct answers, unflipped.</summary>
     public static PairSource Oracle { get; } = new();
@@ -32,7 +38,12 @@ public sealed record PairSource(PairAnswers Answers = PairAnswers.Correct, doubl
     /// <summary>A short label for tables: <c>rule</c>, <c>model answers</c>, <c>flip 20%</c>, …</summary>
     [JsonIgnore]
     public string Label => (Answers == PairAnswers.Model ? "model answers" : "rule") +
+                           (Judge is { } judge ? $", labelled by {judge.Label}" : "") +
                            (FlipRate > 0 ? string.Create(CultureInfo.InvariantCulture, $", flip {FlipRate:P0}") : "");
+
+    /// <summary>Whether a weak judge (flips or a small LM) labels the pairs rather than the rule.</summary>
+    [JsonIgnore]
+    public bool IsWeak => FlipRate > 0 || Judge is not null;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <paramref name="owner"/> when the flip rate is out of range.</summary>
     public void Validate(string owner)
@@ -41,6 +52,28 @@ public sealed record PairSource(PairAnswers Answers = PairAnswers.Correct, doubl
             throw new ArgumentOutOfRangeException(nameof(FlipRate), FlipRate, $"{owner}: {nameof(PairSource)}.{nameof(FlipRate)} must be in [0, 0.5); got {FlipRate}.");
         if (!Enum.IsDefined(Answers))
             throw new ArgumentOutOfRangeException(nameof(Answers), Answers, $"{owner}: {nameof(PairSource)}.{nameof(Answers)} is not a known value.");
+        Judge?.Validate(owner);
+    }
+}
+
+/// <summary>A small language-model judge of the value rule (weak conformity supervision).</summary>
+/// <param name="ModelDim">Width of its residual stream.</param>
+/// <param name="Layers">Its transformer blocks.</param>
+/// <param name="Heads">Its attention heads.</param>
+/// <param name="Demonstrations">Training prompts (a seeded draw) whose conformant responses it is trained on: its labelled set.</param>
+/// <param name="Steps">Its SFT updates (batch size and peak learning rate of the protocol's base).</param>
+public sealed record LmJudge(int ModelDim = 32, int Layers = 1, int Heads = 2, int Demonstrations = 128, int Steps = 1000)
+{
+    /// <summary>A short label: <c>LM judge d32×1, 128 demos</c>.</summary>
+    [JsonIgnore]
+    public string Label => $"LM judge d{ModelDim}×{Layers}, {Demonstrations} demos";
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first field out of range.</summary>
+    public void Validate(string owner)
+    {
+        ProtocolCheck.LanguageModel(ModelDim, Layers, Heads, $"{owner}: {nameof(LmJudge)}");
+        ProtocolCheck.AtLeast(Demonstrations, 1, nameof(Demonstrations), $"{owner}: {nameof(LmJudge)}");
+        ProtocolCheck.AtLeast(Steps, 0, nameof(Steps), $"{owner}: {nameof(LmJudge)}");
     }
 }
 
@@ -125,6 +158,18 @@ public sealed record AlignmentArm(string Name, IReadOnlyList<ArmStage> Stages, P
             TwoStage("sft→orpo/flip-30%", TrainingPhase.Competence, TrainingPhase.Conformity, pairs: new PairSource(FlipRate: 0.3)),
         ];
     }
+
+    /// <summary>
+    /// The weak-conformity arms: SFT→ORPO on the rule's pairs (the ceiling) and on pairs labelled by small LM judges
+    /// (d16 and d32, one block, trained on 128 demonstrations of the rule), and by a judge flipping 20% of them.
+    /// </summary>
+    public static IReadOnlyList<AlignmentArm> WeakJudges() =>
+    [
+        TwoStage("sft→orpo", TrainingPhase.Competence, TrainingPhase.Conformity),
+        TwoStage("sft→orpo/lm-judge-d16", TrainingPhase.Competence, TrainingPhase.Conformity, pairs: new PairSource(Judge: new LmJudge(ModelDim: 16))),
+        TwoStage("sft→orpo/lm-judge-d32", TrainingPhase.Competence, TrainingPhase.Conformity, pairs: new PairSource(Judge: new LmJudge(ModelDim: 32))),
+        TwoStage("sft→orpo/flip-20%", TrainingPhase.Competence, TrainingPhase.Conformity, pairs: new PairSource(FlipRate: 0.2)),
+    ];
 
     /// <summary>The paired comparisons <see cref="AlignmentArm.Defaults"/> reports: each alternating arm against its sequential twin.</summary>
     public static IReadOnlyList<ArmComparison> DefaultComparisons() =>

@@ -7,6 +7,7 @@ using Superalign.Experiments.Tasks;
 using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
+using Superalign.Supervision;
 using static TorchSharp.torch;
 
 namespace Superalign.Experiments.Protocols;
@@ -32,7 +33,8 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
     public const string ProtocolName = "alignment-tax";
 
     // Random streams of a seed (SeedStreams); the task's split takes the seed as it is.
-    private const int InitStream = 1, BaseSftStream = 2, CompetenceBatchStream = 3, ConformityBatchStream = 4, FlipStream = 5;
+    private const int InitStream = 1, BaseSftStream = 2, CompetenceBatchStream = 3, ConformityBatchStream = 4, FlipStream = 5,
+        JudgeInitStream = 6, JudgeDemoStream = 7, JudgeSftStream = 8;
 
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
@@ -132,7 +134,7 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
         public SupervisedDataset Competence { get; set; } = null!;
         public PreferenceDataset TestPairs { get; set; } = null!;
         public IReadOnlyList<string>? ModelAnswers { get; set; }
-        public Dictionary<PairSource, PreferenceDataset> Pairs { get; } = [];
+        public Dictionary<PairSource, (PreferenceDataset Pairs, double JudgeAccuracy)> Pairs { get; } = [];
 
         public void Dispose() => Model.Dispose();
     }
@@ -182,17 +184,74 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
 
     private static ValueConflictScores Evaluate(SeedBase b, ILanguageModelStudent model) => b.Task.Score(b.Test, b.Task.Respond(model, b.Test));
 
-    /// <summary>The seed's pairs from <paramref name="source"/>, made once, with the base's log-probs as the reference.</summary>
-    private PreferenceDataset Pairs(SeedBase b, PairSource source, int seed)
+    /// <summary>
+    /// The seed's pairs from <paramref name="source"/>, made once, with the base's log-probs as the reference, and the
+    /// weak judge's accuracy on the rule's held-out pairs (NaN when the rule labels them: 1 − the flip rate for flips,
+    /// measured for an LM judge).
+    /// </summary>
+    private (PreferenceDataset Pairs, double JudgeAccuracy) Pairs(SeedBase b, PairSource source, int seed, CancellationToken cancellationToken)
     {
         if (b.Pairs.TryGetValue(source, out var made)) return made;
         var records = source.Answers == PairAnswers.Correct
             ? b.Task.PreferenceRecords(b.Train)
             : ModelAnswerRecords(b.Task, b.Train, b.ModelAnswers ??= b.Task.Respond(b.Model, b.Train));
-        if (source.FlipRate > 0) records = Flip(records, source.FlipRate, SeedStreams.Mix(seed, FlipStream, (int)Math.Round(source.FlipRate * 10_000)));
+        double judgeAccuracy = double.NaN;
+        if (source.Judge is { } spec)
+        {
+            using var judge = TrainJudge(b, spec, seed, cancellationToken);
+            records = JudgeRecords(b.Task, judge, records).Records;
+            judgeAccuracy = JudgeRecords(b.Task, judge, b.Task.PreferenceRecords(b.Test)).AgreedShare;
+            Logger.LogInformation("Seed {Seed}: {Judge} agrees with the rule on {Accuracy:P1} of the held-out pairs", seed, spec.Label, judgeAccuracy);
+        }
+        if (source.FlipRate > 0)
+        {
+            records = Flip(records, source.FlipRate, SeedStreams.Mix(seed, FlipStream, (int)Math.Round(source.FlipRate * 10_000)));
+            judgeAccuracy = double.IsNaN(judgeAccuracy) ? 1 - source.FlipRate : judgeAccuracy * (1 - source.FlipRate) + (1 - judgeAccuracy) * source.FlipRate;
+        }
         var pairs = b.Task.Tokenizer.ToPreferenceDataset(records, b.Task.SequenceLength).WithReferenceLogProbs(b.Model);
-        b.Pairs[source] = pairs;
-        return pairs;
+        b.Pairs[source] = (pairs, judgeAccuracy);
+        return (pairs, judgeAccuracy);
+    }
+
+    /// <summary>A small LM trained with SFT on the rule's demonstrations for a seeded draw of <see cref="LmJudge.Demonstrations"/> training prompts.</summary>
+    private ILanguageModelStudent TrainJudge(SeedBase b, LmJudge spec, int seed, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        var order = Enumerable.Range(0, b.Train.Count).ToArray();
+        new Random(SeedStreams.Mix(seed, JudgeDemoStream)).Shuffle(order);
+        var demonstrations = order.Take(Math.Min(spec.Demonstrations, order.Length)).Order().Select(i => b.Train[i]).ToList();
+        var judge = LmTraining.NewModel(null, new LanguageModelRequest(SeedStreams.Mix(seed, JudgeInitStream, spec.ModelDim), $"judge-d{spec.ModelDim}-seed{seed}",
+            b.Task.Tokenizer.VocabularySize, b.Task.SequenceLength, b.Model.Device), spec.ModelDim, spec.Layers, spec.Heads);
+        try
+        {
+            LmTraining.Sft(judge, b.Task.ConformantDemonstrations(demonstrations), o.CompetenceLoss, spec.Steps, o.BatchSize, o.PretrainLearningRate,
+                SeedStreams.Mix(seed, JudgeSftStream, spec.ModelDim), LoggerFactory, cancellationToken);
+            return judge;
+        }
+        catch
+        {
+            judge.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Each record ordered by <paramref name="judge"/>: the response with the higher mean per-token log-probability is
+    /// chosen (a tie keeps the record's order), and the share of records whose order the judge kept (ties count half).
+    /// </summary>
+    internal static (IReadOnlyList<PreferenceRecord> Records, double AgreedShare) JudgeRecords(ValueConflictTask task, ILanguageModelStudent judge, IReadOnlyList<PreferenceRecord> records)
+    {
+        if (records.Count == 0) return (records, double.NaN);
+        var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
+        double[] prefer;
+        using (var scope = NewDisposeScope())
+        {
+            var (tc, mc) = task.Tokenizer.EncodeExamples(records.Select(r => (r.Prompt, r.Chosen)).ToList(), task.SequenceLength);
+            var (tr, mr) = task.Tokenizer.EncodeExamples(records.Select(r => (r.Prompt, r.Rejected)).ToList(), task.SequenceLength);
+            prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(tc, mc), ResponseBatch.ForCausalLm(tr, mr)).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        }
+        var judged = records.Select((r, i) => prefer[i] < 0.5 ? r with { Chosen = r.Rejected, Rejected = r.Chosen } : r).ToList();
+        return (judged, prefer.Average(p => p > 0.5 ? 1.0 : p < 0.5 ? 0.0 : 0.5));
     }
 
     /// <summary>
@@ -259,7 +318,7 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
     {
         var o = Options;
         using var student = (ILanguageModelStudent)b.Model.Clone();
-        var pairs = Pairs(b, arm.PairsOrOracle, seed);
+        var (pairs, judgeAccuracy) = Pairs(b, arm.PairsOrOracle, seed, cancellationToken);
         // The same batch order for every arm of a seed: arms differ only in what they do with the batches.
         var competenceBatches = b.Competence.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, CompetenceBatchStream));
         var conformityBatches = pairs.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, ConformityBatchStream));
@@ -309,7 +368,7 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
             b.Trigger.Count == 0 ? null : b.Task.Score(b.Trigger, b.Task.Respond(student, b.Trigger)),
             b.Operands.Count == 0 ? null : b.Task.Score(b.Operands, b.Task.Respond(student, b.Operands)));
         return new ArmRun(arm.Name, seed, scores, prePreference ?? b.Scores.Competence, updatesDone, competenceUsed, conformityUsed, trajectory, clock.Elapsed.TotalSeconds, heldOut,
-            PairAccuracy(b.TestPairs, student));
+            PairAccuracy(b.TestPairs, student), judgeAccuracy);
     }
 
     private AlignmentTaxResult Summarize(List<ValueConflictScores> bases, List<ArmRun> runs, List<int> trainPrompts, List<int> testPrompts, double seconds)
@@ -351,31 +410,35 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
     }
 
     /// <summary>
-    /// For an arm whose pairs a weak judge flipped: its ceiling (the arm with the same stages on unflipped pairs of the
+    /// For an arm whose pairs a weak judge labelled: its ceiling (the arm with the same stages on the rule's pairs of the
     /// same answers) and the conformity PGR per seed, (student − judge) / (ceiling − judge) in held-out pair accuracy,
-    /// the judge's accuracy being 1 − its flip rate. Null for other arms or without a ceiling arm.
+    /// the judge's accuracy being 1 − its flip rate or, for an LM judge, measured on the held-out pairs. Null for other
+    /// arms or without a ceiling arm.
     /// </summary>
     private WeakJudgeSummary? ConformityPgr(AlignmentArm arm, List<ArmRun> mine, List<ArmRun> runs)
     {
         var source = arm.PairsOrOracle;
-        if (source.FlipRate == 0) return null;
-        var ceiling = Options.Arms.FirstOrDefault(c => c.PairsOrOracle == source with { FlipRate = 0 }
+        if (!source.IsWeak) return null;
+        var ceiling = Options.Arms.FirstOrDefault(c => c.PairsOrOracle == source with { FlipRate = 0, Judge = null }
             && c.Stages.Select(s => s.ToString()).SequenceEqual(arm.Stages.Select(s => s.ToString())));
         if (ceiling is null) return null;
         var ceilingRuns = mine.OrderBy(r => r.Seed).Select(r => mineOf(ceiling.Name, r.Seed)).ToList();
-        double judge = 1 - source.FlipRate;
-        var pgr = mine.OrderBy(r => r.Seed).Zip(ceilingRuns, (r, c) => (r.PairAccuracy - judge) / (c.PairAccuracy - judge)).ToList();
+        var ordered = mine.OrderBy(r => r.Seed).ToList();
+        // Units stored before judge accuracies were recorded hold NaN: a flipping judge's is 1 − its rate.
+        double JudgeOf(ArmRun r) => double.IsNaN(r.JudgeAccuracy) && source.Judge is null ? 1 - source.FlipRate : r.JudgeAccuracy;
+        var pgr = ordered.Zip(ceilingRuns, (r, c) => (r.PairAccuracy - JudgeOf(r)) / (c.PairAccuracy - JudgeOf(r))).ToList();
+        double judge = ordered.Average(JudgeOf);
         return new WeakJudgeSummary(ceiling.Name, judge, MeanSummary.Of(pgr, Options.ConfidenceLevel),
-            (mine.Average(r => r.PairAccuracy) - judge) / (ceilingRuns.Average(r => r.PairAccuracy) - judge));
+            (ordered.Average(r => r.PairAccuracy) - judge) / (ceilingRuns.Average(r => r.PairAccuracy) - judge));
 
         ArmRun mineOf(string name, int seed) => runs.Single(r => r.Arm == name && r.Seed == seed);
     }
 
     private static string Verdict(List<ArmSummary> summaries, List<ArmDifference> differences)
     {
-        static string Points(SummaryStatistics s) => double.IsNaN(s.Lower)
-            ? string.Create(CultureInfo.InvariantCulture, $"{100 * s.Mean:+0.0;-0.0} points (one seed)")
-            : string.Create(CultureInfo.InvariantCulture, $"{100 * s.Mean:+0.0;-0.0} points [{100 * s.Lower:+0.0;-0.0}, {100 * s.Upper:+0.0;-0.0}]");
+        // Rounded before formatting, so that a difference of −1e-17 reads 0.0 rather than −0.0.
+        static string P(double x) => Math.Round(100 * x, 1).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+        static string Points(SummaryStatistics s) => double.IsNaN(s.Lower) ? $"{P(s.Mean)} points (one seed)" : $"{P(s.Mean)} points [{P(s.Lower)}, {P(s.Upper)}]";
         static string Sign(SummaryStatistics s) => double.IsNaN(s.Lower) ? "" : s.Lower > 0 ? " (above 0)" : s.Upper < 0 ? " (below 0)" : " (0 inside)";
         var text = new List<string>();
         if (summaries.FirstOrDefault(s => s.Arm == "competence-only") is { } control)

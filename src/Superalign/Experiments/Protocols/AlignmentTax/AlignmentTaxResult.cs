@@ -21,8 +21,13 @@ namespace Superalign.Experiments.Protocols;
 /// Share of the rule's held-out pairs (oracle labels) whose chosen response the final model gives the higher
 /// log-probability: its accuracy as a judge of the rule.
 /// </param>
+/// <param name="JudgeAccuracy">
+/// For pairs a weak judge labelled: the judge's accuracy on the rule's held-out pairs (1 − the flip rate for flips;
+/// measured for an LM judge); NaN when the rule labels the pairs.
+/// </param>
 public sealed record ArmRun(string Arm, int Seed, ValueConflictScores Scores, double PrePreferenceCompetence, int Updates, int CompetenceBatches,
-    int ConformityBatches, IReadOnlyList<TrajectoryPoint> Trajectory, double Seconds, HeldOutScores? HeldOut = null, double PairAccuracy = double.NaN)
+    int ConformityBatches, IReadOnlyList<TrajectoryPoint> Trajectory, double Seconds, HeldOutScores? HeldOut = null, double PairAccuracy = double.NaN,
+    double JudgeAccuracy = double.NaN)
 {
     /// <summary>The alignment tax of this run: pre-preference competence − final competence (positive = competence lost).</summary>
     public double CompetenceDrop => PrePreferenceCompetence - Scores.Competence;
@@ -56,11 +61,11 @@ public sealed record ArmSummary(string Arm, string Description, SummaryStatistic
     SummaryStatistics? PairAccuracy = null, WeakJudgeSummary? WeakJudge = null);
 
 /// <summary>
-/// Weak conformity supervision, in Burns et al.'s terms: a weak judge (pairs flipped at a rate) supervises the student;
+/// Weak conformity supervision, in Burns et al.'s terms: a weak judge (pairs flipped at a rate, or a small LM) supervises the student;
 /// the ceiling is the same arm on the judge-free pairs; PGR = (student − judge) / (ceiling − judge) in held-out pair accuracy.
 /// </summary>
 /// <param name="CeilingArm">The arm with the same stages on unflipped pairs.</param>
-/// <param name="JudgeAccuracy">The weak judge's accuracy on pairs: 1 − its flip rate.</param>
+/// <param name="JudgeAccuracy">The weak judge's accuracy on the held-out pairs, mean over seeds.</param>
 /// <param name="Pgr">Per-seed PGR, mean and t interval.</param>
 /// <param name="PgrOfMeans">PGR of the mean accuracies over seeds (steadier when a seed's gap is small).</param>
 public sealed record WeakJudgeSummary(string CeilingArm, double JudgeAccuracy, SummaryStatistics Pgr, double PgrOfMeans);
