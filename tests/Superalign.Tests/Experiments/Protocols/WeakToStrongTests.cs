@@ -457,6 +457,21 @@ public sealed class WeakToStrongTests
     }
 
     [Fact]
+    public void In_a_loss_list_objective_options_apply_to_the_losses_that_take_them()
+    {
+        var hardening = new CompetenceObjectiveOptions { Hardening = Superalign.Objectives.Competence.Hardening.MatchWeakMarginals };
+        var options = Quick with { CompetenceLosses = ["xent", "logconf"], CompetenceOptions = hardening };
+        Assert.False(options.TakesCompetenceOptions("xent"));
+        Assert.True(options.TakesCompetenceOptions("logconf"));
+        _ = new WeakToStrong(options);
+        // No loss of the list takes them, or the one that does gets a value out of range: refused, naming the option.
+        Assert.Equal(nameof(WeakToStrongOptions.CompetenceOptions), Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new WeakToStrong(Quick with { CompetenceLosses = ["xent", "kl"], CompetenceOptions = hardening })).ParamName);
+        Assert.Equal(nameof(WeakToStrongOptions.CompetenceOptions), Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new WeakToStrong(Quick with { CompetenceLosses = ["xent", "logconf"], CompetenceOptions = new CompetenceObjectiveOptions { Alpha = 2 } })).ParamName);
+    }
+
+    [Fact]
     public void The_new_options_stay_out_of_the_options_json_unless_set()
     {
         // Runs without them keep their run directories' fingerprints.

@@ -321,7 +321,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     /// <summary>The student's competence objective: by name, or learning to reweight against the first examples of half A.</summary>
     private ICompetenceObjective StudentObjective(IClassifierStudent student, Tensor xa, Tensor ya, string loss)
     {
-        if (!WeakToStrongOptions.IsReweight(loss)) return Options.CompetenceOptions.Create(loss);
+        if (!WeakToStrongOptions.IsReweight(loss))
+            return Options.TakesCompetenceOptions(loss) ? Options.CompetenceOptions.Create(loss) : CompetenceObjectives.Create(loss);
         int trusted = TrustedCount(xa);
         return new LearningToReweightObjective(student, xa.narrow(0, 0, trusted), ya.narrow(0, 0, trusted));
     }

@@ -61,6 +61,30 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     /// <summary>The student losses of the run: <see cref="CompetenceLosses"/>, or <see cref="CompetenceLoss"/> alone.</summary>
     internal IReadOnlyList<string> StudentLosses => CompetenceLosses ?? [CompetenceLoss];
 
+    /// <summary>
+    /// Whether the student loss <paramref name="loss"/> takes <see cref="CompetenceOptions"/>: with one loss always
+    /// (a misfit is an error); with <see cref="CompetenceLosses"/>, when the objective has every option given (its
+    /// values are checked in <see cref="Validate"/>); never <c>reweight</c>.
+    /// </summary>
+    internal bool TakesCompetenceOptions(string loss)
+    {
+        if (IsReweight(loss)) return false;
+        if (CompetenceLosses is null) return true;
+        try
+        {
+            CompetenceOptions.Create(loss);
+            return true;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return true; // it takes the options; the value is out of range, which Validate reports
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Whether <paramref name="loss"/> names <c>reweight</c> (trimmed, any case).</summary>
     internal static bool IsReweight(string? loss) => string.Equals(loss?.Trim(), WeakToStrong.ReweightLoss, StringComparison.OrdinalIgnoreCase);
 
@@ -90,7 +114,8 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     /// <summary>
     /// Options of the student's competence objective <see cref="CompetenceLoss"/>, e.g. <c>logconf</c>'s α, warm-up and
     /// hardening threshold (<see cref="CompetenceObjectiveOptions"/>); every value null (default) keeps the objective's
-    /// defaults. An option the objective does not take is an error.
+    /// defaults. An option the objective does not take is an error. With <see cref="CompetenceLosses"/> they apply to
+    /// the losses that take every option given (the others keep their defaults), and at least one must.
     /// </summary>
     public CompetenceObjectiveOptions CompetenceOptions { get; init; } = new();
 
@@ -189,8 +214,12 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         if (CompetenceOptions is null) throw new ArgumentOutOfRangeException(nameof(CompetenceOptions), $"{owner}.{nameof(CompetenceOptions)} must not be null (leave its values null for the objective's defaults).");
         if (CompetenceLosses is not null)
         {
-            // With several losses the objective options apply to every loss but reweight, and must fit each.
-            foreach (var loss in CompetenceLosses.Where(l => !IsReweight(l)))
+            // With several losses the objective options apply to the losses that take them (e.g. logconf's hardening
+            // beside a plain xent); at least one must take them, and there they must be in range.
+            if (CompetenceOptions != new CompetenceObjectiveOptions() && !CompetenceLosses.Any(TakesCompetenceOptions))
+                throw new ArgumentOutOfRangeException(nameof(CompetenceOptions),
+                    $"{owner}.{nameof(CompetenceOptions)} fit none of the losses [{string.Join(", ", CompetenceLosses)}].");
+            foreach (var loss in CompetenceLosses.Where(TakesCompetenceOptions))
                 CompetenceOptions.Validate(loss, nameof(CompetenceOptions), owner);
         }
         else if (!Reweights) CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
