@@ -47,10 +47,12 @@ public static class ProtocolCharts
         var order = result.Options.StrongTrunks.Select(t => t.Name).ToList();
         var strong = result.Pairs.Select(p => p.Strong).Distinct()
             .OrderBy(s => order.IndexOf(s) is var i && i >= 0 ? i : int.MaxValue).ToList();
-        var series = result.Pairs.GroupBy(p => (p.Variant, p.Weak)).Select(g =>
+        // One line per (variant, weak model, loss); the loss is named when a run compares several.
+        bool losses = result.Pairs.Select(p => p.Loss).Distinct().Count() > 1;
+        var series = result.Pairs.GroupBy(p => (p.Variant, p.Weak, p.Loss)).Select(g =>
         {
             var pairs = g.Where(p => p.Pgr is not null).OrderBy(p => strong.IndexOf(p.Strong)).ToList();
-            string name = g.Key.Variant == SupervisionVariant.Single ? $"weak {g.Key.Weak}" : $"ensemble of {g.Key.Weak}";
+            string name = (g.Key.Variant == SupervisionVariant.Single ? $"weak {g.Key.Weak}" : $"ensemble of {g.Key.Weak}") + (losses ? $", {g.Key.Loss}" : "");
             return new ChartSeries(name, pairs.Select(p => (double)strong.IndexOf(p.Strong)).ToList(), pairs.Select(p => p.Pgr!.Mean).ToList())
             {
                 YIntervals = pairs.Select(p => Interval(p.Pgr)).ToList(),
@@ -60,7 +62,8 @@ public static class ProtocolCharts
         var x = new ChartAxis("strong student trunk (width-depth)") { Categories = strong };
         // PGR is not a rate: below 0 the student is worse than its supervisor, above 1 better than the ceiling.
         var chart = new XYChart("pgr-vs-student-size",
-            Title("Performance gap recovered vs strong student size", result.Seeds.Count, series.Any(s => s.HasIntervals), result.Options.CompetenceLoss),
+            Title("Performance gap recovered vs strong student size", result.Seeds.Count, series.Any(s => s.HasIntervals),
+                string.Join(", ", result.Options.CompetenceLosses ?? [result.Options.CompetenceLoss])),
             x, new ChartAxis("PGR"), series)
         {
             Connect = true,

@@ -61,11 +61,23 @@ public sealed record ProtocolResultFile(ProtocolEntry Entry, IProtocolResult Res
         }
     }
 
-    /// <summary>The protocol whose result type has exactly the properties of <paramref name="json"/>.</summary>
+    /// <summary>
+    /// The protocol whose result type has exactly the properties of <paramref name="json"/>, or else — a file written
+    /// before the result gained optional members (e.g. weak-to-strong's paired statistics) — the one whose properties
+    /// include every key of the file and lack only constructor parameters with a default value.
+    /// </summary>
     private static ProtocolEntry? Identify(JsonObject json)
     {
         var keys = json.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        return ProtocolCatalog.All.FirstOrDefault(e => keys.SetEquals(ProtocolJson.Options.GetTypeInfo(e.ResultType).Properties.Select(p => p.Name)));
+        var exact = ProtocolCatalog.All.FirstOrDefault(e => keys.SetEquals(ProtocolJson.Options.GetTypeInfo(e.ResultType).Properties.Select(p => p.Name)));
+        if (exact is not null) return exact;
+        var older = ProtocolCatalog.All.Where(e =>
+        {
+            var properties = ProtocolJson.Options.GetTypeInfo(e.ResultType).Properties;
+            return keys.IsSubsetOf(properties.Select(p => p.Name)) &&
+                   properties.Where(p => !keys.Contains(p.Name)).All(p => p.Set is null || p.AssociatedParameter is { HasDefaultValue: true });
+        }).ToList();
+        return older.Count == 1 ? older[0] : null;
     }
 
     private static IProtocolResult Deserialize(JsonObject json, ProtocolEntry entry, string file)

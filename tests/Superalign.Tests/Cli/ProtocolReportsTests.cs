@@ -82,7 +82,7 @@ public sealed class ProtocolReportsTests
         foreach (var row in result.Rows)
             HasLineStartingWith(report, Inv($"  {row.Seed,4} {row.WeakAccuracy,6:P1} {row.StudentAccuracy,7:P1} {row.CeilingAccuracy,7:P1} "));
         foreach (var v in result.Variants)
-            Assert.Contains(Inv($"median PGR ({v.Variant}, over {v.Included} (weak, strong, seed) rows"), report);
+            Assert.Contains(Inv($"median PGR ({v.Variant}, {v.Loss}, over {v.Included} (weak, strong, seed) rows"), report);
         foreach (var pair in result.Pairs)
             HasLineStartingWith(report, $"{pair.Weak} -> {pair.Strong}");
     }

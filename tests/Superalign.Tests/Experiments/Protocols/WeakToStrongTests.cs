@@ -385,6 +385,103 @@ public sealed class WeakToStrongTests
     }
 
     [Fact]
+    public void With_a_task_instance_per_seed_each_seed_pretrains_its_own_trunks_and_seed_0_is_the_shared_instance()
+    {
+        var shared = Run(Quick);
+        var varied = Run(Quick with { TaskInstancePerSeed = true });
+
+        Assert.Empty(varied.Trunks);
+        Assert.Equal(new[] { (0, 0L), (1, 1L) }, varied.Instances!.Select(i => (i.Seed, i.TaskSeed)));
+        Assert.All(varied.Instances!, i => Assert.Equal(new[] { "w8-d1", "w32-d2" }, i.Trunks.Select(t => t.Spec.Name)));
+        // Seed 0 runs on task seed 0, the shared instance: the same trunks and the same row.
+        Assert.Equal(shared.Trunks.Select(t => (t.Spec, t.RepresentationR2)), varied.Instances![0].Trunks.Select(t => (t.Spec, t.RepresentationR2)));
+        Assert.Equal(ProtocolJson.Serialize(shared.Rows[0]), ProtocolJson.Serialize(varied.Rows[0]));
+        // Seed 1 runs on another instance: other trunks, other data, another weak model.
+        Assert.NotEqual(shared.Trunks[0].RepresentationR2, varied.Instances![1].Trunks[0].RepresentationR2);
+        Assert.NotEqual(shared.Rows[1].WeakAccuracy, varied.Rows[1].WeakAccuracy);
+        Assert.Equal(new long?[] { 0, 0 }, shared.Rows.Select(r => r.TaskSeed));
+        Assert.Equal(new long?[] { 0, 1 }, varied.Rows.Select(r => r.TaskSeed));
+        Assert.Equal(new[] { 0, 1 }, varied.Seeds);
+    }
+
+    [Fact]
+    public void Several_losses_train_one_student_each_on_the_same_weak_labels_and_ceiling_and_pair_by_seed()
+    {
+        var xent = Run(Quick with { Seeds = [0] });
+        var both = Run(Quick with { Seeds = [0], CompetenceLosses = ["xent", "logconf"] });
+
+        Assert.Equal(new[] { "xent", "logconf" }, both.Rows.Select(r => r.Loss));
+        // The xent row of the paired run is the xent run's row: adding a loss changes nothing upstream.
+        Assert.Equal(ProtocolJson.Serialize(Assert.Single(xent.Rows)), ProtocolJson.Serialize(both.Rows[0]));
+        var (a, b) = (both.Rows[0], both.Rows[1]);
+        Assert.Equal((a.WeakAccuracy, a.CeilingAccuracy, a.WeakBrier), (b.WeakAccuracy, b.CeilingAccuracy, b.WeakBrier));
+        Assert.NotEqual(a.StudentAccuracy, b.StudentAccuracy);
+        var all = both.LossDifferences![0];
+        Assert.Equal(("all", "logconf", "xent"), (all.Weak, all.Loss, all.Baseline));
+        Assert.Equal(b.Pgr - a.Pgr, all.Pgr!.Mean, 12);
+        Assert.Equal(b.StudentAccuracy - a.StudentAccuracy, all.StudentAccuracy.Mean, 12);
+        Assert.Equal(2, both.Pairs.Count);
+        Assert.Equal(new[] { "xent", "logconf" }, both.Variants.Select(v => v.Loss));
+        foreach (var r in both.Rows)
+        {
+            Assert.InRange(r.Misfit, 1e-6, 2);
+            Assert.InRange(r.WeakBrier, 0, 2);
+            Assert.Equal(r.WeakBrier - r.StudentBrier, r.BrierGain, 15);
+        }
+        var misfit = both.MisfitSummaries!.Single(m => m.Loss == "xent");
+        Assert.Equal(a.Misfit, misfit.Misfit, 15);
+    }
+
+    [Fact]
+    public void Reweight_in_a_list_gives_the_other_losses_the_trusted_examples_as_their_control()
+    {
+        var control = Run(Quick with { Seeds = [0], TrustedExamples = 32 });
+        var reweight = Run(Quick with { Seeds = [0], CompetenceLoss = "reweight", TrustedExamples = 32 });
+        var both = Run(Quick with { Seeds = [0], CompetenceLosses = ["xent", "reweight"], TrustedExamples = 32 });
+
+        Assert.Equal(control.Rows[0].StudentAccuracy, both.Rows[0].StudentAccuracy);
+        Assert.Equal(reweight.Rows[0].StudentAccuracy, both.Rows[1].StudentAccuracy);
+        Assert.Equal("reweight", both.Rows[1].Loss);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("xent,XENT")]
+    [InlineData("xent,nope")]
+    [InlineData("xent,reweight")] // reweight without trusted examples
+    public void A_bad_loss_list_is_refused_naming_the_option(string list)
+    {
+        string[] losses = list.Length == 0 ? [] : list.Split(',');
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new WeakToStrong(Quick with { CompetenceLosses = losses }));
+        Assert.Contains(error.ParamName, new[] { nameof(WeakToStrongOptions.CompetenceLosses), nameof(WeakToStrongOptions.TrustedExamples) });
+    }
+
+    [Fact]
+    public void In_a_loss_list_objective_options_apply_to_the_losses_that_take_them()
+    {
+        var hardening = new CompetenceObjectiveOptions { Hardening = Superalign.Objectives.Competence.Hardening.MatchWeakMarginals };
+        var options = Quick with { CompetenceLosses = ["xent", "logconf"], CompetenceOptions = hardening };
+        Assert.False(options.TakesCompetenceOptions("xent"));
+        Assert.True(options.TakesCompetenceOptions("logconf"));
+        _ = new WeakToStrong(options);
+        // No loss of the list takes them, or the one that does gets a value out of range: refused, naming the option.
+        Assert.Equal(nameof(WeakToStrongOptions.CompetenceOptions), Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new WeakToStrong(Quick with { CompetenceLosses = ["xent", "kl"], CompetenceOptions = hardening })).ParamName);
+        Assert.Equal(nameof(WeakToStrongOptions.CompetenceOptions), Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new WeakToStrong(Quick with { CompetenceLosses = ["xent", "logconf"], CompetenceOptions = new CompetenceObjectiveOptions { Alpha = 2 } })).ParamName);
+    }
+
+    [Fact]
+    public void The_new_options_stay_out_of_the_options_json_unless_set()
+    {
+        // Runs without them keep their run directories' fingerprints.
+        string json = ProtocolJson.Serialize(new WeakToStrongOptions());
+        Assert.DoesNotContain("taskInstancePerSeed", json);
+        Assert.DoesNotContain("competenceLosses", json);
+        Assert.Contains("\"taskInstancePerSeed\": true", ProtocolJson.Serialize(new WeakToStrongOptions { TaskInstancePerSeed = true }));
+    }
+
+    [Fact]
     public void The_defaults_are_valid_and_use_xent()
     {
         var protocol = new WeakToStrong();

@@ -107,6 +107,35 @@ public sealed class LearningToReweightTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Weights_of_a_linear_least_squares_model_match_numbers_computed_by_hand()
+    {
+        // f(x) = θ·x with θ = (0.5, 0), ℓᵢ = ½(θ·xᵢ − yᵢ)², so ∇ℓᵢ = (θ·xᵢ − yᵢ)·xᵢ:
+        //   x₁ = (1, 0),   y₁ = 2  → residual −1.5  → ∇ℓ₁ = (−1.5, 0)
+        //   x₂ = (0, 1),   y₂ = 1  → residual −1    → ∇ℓ₂ = (0, −1)
+        //   x₃ = (1, 1),   y₃ = −1 → residual 1.5   → ∇ℓ₃ = (1.5, 1.5)
+        //   x₄ = (0.5, 3), y₄ = 2  → residual −1.75 → ∇ℓ₄ = (−0.875, −5.25)
+        // Trusted: x̃ = (1, 0), ỹ = 1 → residual −0.5 → ∇L = (−0.5, 0).
+        // gᵢ = −α·∇L·∇ℓᵢ with α = 0.5: −0.375, 0, +0.375, −0.21875; max(−g, 0) = 0.375, 0, 0, 0.21875 (sum 19/32),
+        // so w = (12/19, 0, 0, 7/19): example 3 pulls θ away from the trusted example and gets no weight.
+        using var scope = NewDisposeScope();
+        var theta = tensor(new[] { 0.5, 0.0 }, ScalarType.Float64).requires_grad_(true);
+        var x = tensor(new[] { 1.0, 0, 0, 1, 1, 1, 0.5, 3 }, ScalarType.Float64).reshape(4, 2);
+        var y = tensor(new[] { 2.0, 1, -1, 2 }, ScalarType.Float64);
+        var losses = 0.5 * (x.matmul(theta) - y).pow(2);
+        var trusted = 0.5 * (tensor(new[] { 1.0, 0 }, ScalarType.Float64).dot(theta) - 1).pow(2);
+
+        var r = LearningToReweight.Compute([theta], losses, trusted, virtualStepSize: 0.5);
+
+        var meta = r.MetaGradients.data<double>().ToArray();
+        var weights = r.Weights.data<double>().ToArray();
+        Assert.Equal(new[] { -0.375, 0, 0.375, -0.21875 }, meta.Select(v => Math.Round(v, 12)));
+        Assert.Equal(12.0 / 19, weights[0], 12);
+        Assert.Equal(0, weights[1], 12);
+        Assert.Equal(0, weights[2], 12);
+        Assert.Equal(7.0 / 19, weights[3], 12);
+    }
+
+    [Fact]
     public void Meta_gradient_matches_finite_differences_of_the_trusted_loss_after_the_virtual_step()
     {
         // A tanh MLP (second derivatives that a linear model does not have), virtual step by autograd at a given ε,

@@ -87,20 +87,67 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         var store = OpenStore(run);
         if (_setup is not null)
             return RunCore(_setup, "custom", [], null, seeds, store, run, progress, 0, watch, cancellationToken);
+        if (Options.TaskInstancePerSeed)
+            return RunInstances(seeds, store, run, progress, watch, cancellationToken);
 
         using var representation = new RepresentationRun(Options.Task, Options.Device, Options.TrainSize, Options.TestSize);
         var (device, task, train, test) = (representation.Device, representation.Task, representation.Train, representation.Test);
-        int members = Options.Ensemble ? Options.EnsembleMembers : 1;
-        var trunks = Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
-            .Concat(Options.StrongTrunks).Distinct().ToList();
+        var trunks = TrunkSpecs();
         int total = trunks.Count + TrainingsPerSeed() * seeds.Count;
         var diagnostics = ClassifierTraining.PretrainTrunks(task, trunks, Stages(progress, total), Logger, cancellationToken);
 
-        var setup = new WeakToStrongSetup(train, test,
-            Options.WeakTrunks.Select(w => new WeakToStrongModel(w.Name, r => task.Probe(Member(w, r.Member)))).ToList(),
-            Options.StrongTrunks.Select(s => new WeakToStrongModel(s.Name, _ => task.Probe(s))).ToList());
+        var setup = Setup(task, train, test);
         return RunCore(setup, "representation-task", diagnostics, device.ToString(), seeds, store, run, progress, trunks.Count, watch, cancellationToken);
     }
+
+    /// <summary>
+    /// <see cref="WeakToStrongOptions.TaskInstancePerSeed"/>: each seed's unit builds its own task instance
+    /// (<c>Task.Seed + seed</c>), pretrains its trunks and runs the seed on it; a unit read back pretrains nothing.
+    /// </summary>
+    private WeakToStrongResult RunInstances(IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run,
+        IProgress<ProtocolProgress>? progress, Stopwatch watch, CancellationToken ct)
+    {
+        var trunks = TrunkSpecs();
+        int perSeed = trunks.Count + TrainingsPerSeed();
+        var stages = new StageCounter(Name, progress, perSeed * seeds.Count, 0);
+        var rows = new List<WeakToStrongRow>();
+        var instances = new List<WeakToStrongInstance>();
+        string? device = null;
+        WeakToStrongSampleSizes? sizes = null;
+        foreach (int seed in seeds)
+        {
+            ct.ThrowIfCancellationRequested();
+            long taskSeed = Options.Task.Seed + seed;
+            var unit = RunUnit(store, run, SeedUnit(seed), () =>
+            {
+                using var representation = new RepresentationRun(Options.Task with { Seed = taskSeed }, Options.Device, Options.TrainSize, Options.TestSize);
+                var task = representation.Task;
+                var diagnostics = ClassifierTraining.PretrainTrunks(task, trunks, stage => stages.Report($"seed {seed}: {stage}"), Logger, ct);
+                var setup = Setup(task, representation.Train, representation.Test);
+                var data = WithStandardized(setup, s =>
+                    RunSeed(s, seed, representation.Device.ToString(), ClassificationAccuracy.Predictions(s.Test.Labels), stages, ct, taskSeed));
+                return data with { Trunks = diagnostics };
+            }, () => stages.Report($"seed {seed}: read back", perSeed));
+            rows.AddRange(unit.Rows);
+            instances.Add(new WeakToStrongInstance(seed, taskSeed, unit.Trunks ?? []));
+            device ??= unit.Device;
+        }
+        int n = Options.TrainSize, half = n / 2;
+        sizes = new WeakToStrongSampleSizes(n, half, n - half, Options.TestSize, Options.Task.InputDimension, Options.Task.Classes);
+        return Result("representation-task", seeds, sizes, [], rows, device ?? "none", watch, instances);
+    }
+
+    private List<TrunkSpec> TrunkSpecs()
+    {
+        int members = Options.Ensemble ? Options.EnsembleMembers : 1;
+        return Options.WeakTrunks.SelectMany(w => Enumerable.Range(0, members).Select(k => Member(w, k)))
+            .Concat(Options.StrongTrunks).Distinct().ToList();
+    }
+
+    private WeakToStrongSetup Setup(RepresentationTask task, ClassificationTable train, ClassificationTable test) =>
+        new(train, test,
+            Options.WeakTrunks.Select(w => new WeakToStrongModel(w.Name, r => task.Probe(Member(w, r.Member)))).ToList(),
+            Options.StrongTrunks.Select(s => new WeakToStrongModel(s.Name, _ => task.Probe(s))).ToList());
 
     private static TrunkSpec Member(TrunkSpec spec, int member) => member == 0 ? spec : spec with { Seed = spec.Seed + member };
 
@@ -109,23 +156,24 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         int w = weak ?? Options.WeakTrunks.Count, s = strong ?? Options.StrongTrunks.Count;
         int members = Options.Ensemble ? Options.EnsembleMembers : 1;
         int variants = Options.Ensemble ? 2 : 1;
-        return w * members + s + w * s * variants;
+        return w * members + s + w * s * variants * Options.StudentLosses.Count;
     }
 
-    /// <summary>A seed's unit: its rows, and the device its models were on (a custom setup's factories decide it).</summary>
-    internal sealed record SeedUnitData(IReadOnlyList<WeakToStrongRow> Rows, string? Device);
+    /// <summary>
+    /// A seed's unit: its rows, the device its models were on (a custom setup's factories decide it), and with
+    /// <see cref="WeakToStrongOptions.TaskInstancePerSeed"/> the diagnostics of its instance's trunks.
+    /// </summary>
+    internal sealed record SeedUnitData(IReadOnlyList<WeakToStrongRow> Rows, string? Device, IReadOnlyList<TrunkDiagnostics>? Trunks = null);
 
-    private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
-        IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+    private T WithStandardized<T>(WeakToStrongSetup setup, Func<WeakToStrongSetup, T> body)
     {
-        if (!Options.StandardizeFeatures)
-            return RunCoreOn(setup, data, trunks, device, seeds, store, run, progress, done, watch, ct);
+        if (!Options.StandardizeFeatures) return body(setup);
         // Fitted on the training table only; the test table gets the training statistics.
         var standardizer = FeatureStandardizer.Fit(setup.Train);
         var (train, test) = (standardizer.Transform(setup.Train), standardizer.Transform(setup.Test));
         try
         {
-            return RunCoreOn(new WeakToStrongSetup(train, test, setup.Weak, setup.Strong), data, trunks, device, seeds, store, run, progress, done, watch, ct);
+            return body(new WeakToStrongSetup(train, test, setup.Weak, setup.Strong));
         }
         finally
         {
@@ -133,6 +181,10 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             test.Features.Dispose();
         }
     }
+
+    private WeakToStrongResult RunCore(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
+        IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
+        => WithStandardized(setup, s => RunCoreOn(s, data, trunks, device, seeds, store, run, progress, done, watch, ct));
 
     private WeakToStrongResult RunCoreOn(WeakToStrongSetup setup, string data, IReadOnlyList<TrunkDiagnostics> trunks, string? device,
         IReadOnlyList<int> seeds, ProtocolUnitStore? store, ProtocolRun run, IProgress<ProtocolProgress>? progress, int done, Stopwatch watch, CancellationToken ct)
@@ -146,17 +198,26 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
         foreach (int seed in seeds)
         {
             ct.ThrowIfCancellationRequested();
-            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(setup, seed, device, testLabels, stages, ct),
+            long? taskSeed = data == "custom" ? null : Options.Task.Seed;
+            var unit = RunUnit(store, run, SeedUnit(seed), () => RunSeed(setup, seed, device, testLabels, stages, ct, taskSeed),
                 () => stages.Report($"seed {seed}: read back", perSeed));
             rows.AddRange(unit.Rows);
             device ??= unit.Device;
         }
-        return new WeakToStrongResult(Options, data, seeds.ToArray(),
-            new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
-            trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows), device ?? "none", watch.Elapsed.TotalSeconds);
+        return Result(data, seeds, new WeakToStrongSampleSizes(n, half, n - half, testLabels.Length, (int)setup.Train.Features.shape[1], setup.Classes),
+            trunks, rows, device ?? "none", watch, []);
     }
 
-    private SeedUnitData RunSeed(WeakToStrongSetup setup, int seed, string? device, int[] testLabels, StageCounter stages, CancellationToken ct)
+    private WeakToStrongResult Result(string data, IReadOnlyList<int> seeds, WeakToStrongSampleSizes sizes, IReadOnlyList<TrunkDiagnostics> trunks, List<WeakToStrongRow> rows,
+        string device, Stopwatch watch, IReadOnlyList<WeakToStrongInstance> instances) =>
+        new(Options, data, seeds.ToArray(), sizes, trunks, rows, PairSummaries(rows), SizeSummaries(rows), VariantSummaries(rows),
+            device, watch.Elapsed.TotalSeconds, instances,
+            WeakToStrongStatistics.LossDifferences(rows, Options.StudentLosses.Select(l => l.Trim()).ToList(), Options.ConfidenceLevel),
+            WeakToStrongStatistics.SizeEffects(rows, Options.ConfidenceLevel),
+            WeakToStrongStatistics.MisfitSummaries(rows, Options.ConfidenceLevel),
+            WeakToStrongStatistics.EnsembleComparisons(rows, Options.ConfidenceLevel));
+
+    private SeedUnitData RunSeed(WeakToStrongSetup setup, int seed, string? device, int[] testLabels, StageCounter stages, CancellationToken ct, long? taskSeed)
     {
         // A custom setup's device is the one its factories put the models on.
         IClassifierStudent Create(WeakToStrongModel model, ModelRequest request)
@@ -168,7 +229,8 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
 
         // Each row's bootstrap stream is its index in the run of all seeds, so a seed's rows do not depend on which seeds ran before it.
         int variants = Options.Ensemble ? 2 : 1;
-        int firstRow = Options.Seeds.ToList().IndexOf(seed) * setup.Weak.Count * setup.Strong.Count * variants;
+        var losses = Options.StudentLosses;
+        int firstRow = Options.Seeds.ToList().IndexOf(seed) * setup.Weak.Count * setup.Strong.Count * variants * losses.Count;
         var rows = new List<WeakToStrongRow>();
         using var scope = NewDisposeScope();
         var (xa, ya, xb, yb) = ClassifierTraining.Halves(setup.Train, seed);
@@ -222,15 +284,20 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
                     foreach (var (variant, supervision) in new[] { (SupervisionVariant.Single, single), (SupervisionVariant.Ensemble, ensemble) })
                     {
                         if (supervision is null) continue;
-                        using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
-                        var (xs, soft) = StudentData(xb, supervision.LabelsB, xa, ya, setup.Classes);
-                        Train(student, xs, soft.argmax(1), soft, StudentObjective(student, xa, ya), Options.StudentTraining, seed, ct);
-                        var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision, Evaluate(student, setup.Test), ceilings[s], firstRow + rows.Count);
-                        rows.Add(row);
-                        Logger.LogInformation(
-                            "seed {Seed} {Variant} {Weak} -> {Strong}: weak {WeakAcc:P1}, student {StudentAcc:P1}, ceiling {CeilingAcc:P1}, PGR {Pgr:F2}",
-                            seed, variant, weak.Name, setup.Strong[s].Name, row.WeakAccuracy, row.StudentAccuracy, row.CeilingAccuracy, row.Pgr);
-                        Report($"student {setup.Strong[s].Name} trained on {(variant == SupervisionVariant.Single ? weak.Name : $"ensemble of {weak.Name}")} labels");
+                        foreach (string loss in losses)
+                        {
+                            using var student = Create(setup.Strong[s], new ModelRequest(seed, 0));
+                            var (xs, soft) = StudentData(xb, supervision.LabelsB, xa, ya, setup.Classes, loss);
+                            Train(student, xs, soft.argmax(1), soft, StudentObjective(student, xa, ya, loss), Options.StudentTraining, seed, ct);
+                            using var studentProbabilities = ClassifierTraining.Probabilities(student, setup.Test.Features);
+                            var row = Row(variant, weak.Name, setup.Strong[s].Name, seed, testLabels, supervision,
+                                ClassifierTraining.Score(studentProbabilities, setup.Test.Labels), studentProbabilities, ceilings[s], firstRow + rows.Count, loss, taskSeed);
+                            rows.Add(row);
+                            Logger.LogInformation(
+                                "seed {Seed} {Variant} {Weak} -> {Strong} ({Loss}): weak {WeakAcc:P1}, student {StudentAcc:P1}, ceiling {CeilingAcc:P1}, PGR {Pgr:F2}",
+                                seed, variant, weak.Name, setup.Strong[s].Name, loss, row.WeakAccuracy, row.StudentAccuracy, row.CeilingAccuracy, row.Pgr);
+                            Report($"student {setup.Strong[s].Name}{(losses.Count > 1 ? $" ({loss})" : "")} trained on {(variant == SupervisionVariant.Single ? weak.Name : $"ensemble of {weak.Name}")} labels");
+                        }
                     }
                 }
             }
@@ -252,9 +319,10 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     }
 
     /// <summary>The student's competence objective: by name, or learning to reweight against the first examples of half A.</summary>
-    private ICompetenceObjective StudentObjective(IClassifierStudent student, Tensor xa, Tensor ya)
+    private ICompetenceObjective StudentObjective(IClassifierStudent student, Tensor xa, Tensor ya, string loss)
     {
-        if (!Options.Reweights) return Options.CompetenceOptions.Create(Options.CompetenceLoss);
+        if (!WeakToStrongOptions.IsReweight(loss))
+            return Options.TakesCompetenceOptions(loss) ? Options.CompetenceOptions.Create(loss) : CompetenceObjectives.Create(loss);
         int trusted = TrustedCount(xa);
         return new LearningToReweightObjective(student, xa.narrow(0, 0, trusted), ya.narrow(0, 0, trusted));
     }
@@ -264,9 +332,9 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     /// <c>reweight</c> with <see cref="WeakToStrongOptions.TrustedExamples"/> set — the trusted examples with one-hot
     /// ground truth (the control that sees the same ground truth as <c>reweight</c>).
     /// </summary>
-    private (Tensor Features, Tensor SoftLabels) StudentData(Tensor xb, Tensor weakLabels, Tensor xa, Tensor ya, int classes)
+    private (Tensor Features, Tensor SoftLabels) StudentData(Tensor xb, Tensor weakLabels, Tensor xa, Tensor ya, int classes, string loss)
     {
-        if (Options.Reweights || Options.TrustedExamples is null) return (xb, weakLabels);
+        if (WeakToStrongOptions.IsReweight(loss) || Options.TrustedExamples is null) return (xb, weakLabels);
         int trusted = TrustedCount(xa);
         var truth = nn.functional.one_hot(ya.narrow(0, 0, trusted).to_type(ScalarType.Int64), classes).to_type(weakLabels.dtype).to(weakLabels.device);
         return (cat([xb, xa.narrow(0, 0, trusted).to(xb.device)], 0), cat([weakLabels, truth], 0));
@@ -289,21 +357,33 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
     }
 
     /// <summary>A supervisor's soft labels on B (kept as a tensor for training) and its evaluation on the test set.</summary>
-    private sealed record WeakLabels(Tensor LabelsB, ClassifierEvaluation Test, EnsembleDisagreement? Disagreement);
+    private sealed record WeakLabels(Tensor LabelsB, ClassifierEvaluation Test, double[][] TestProbabilities, EnsembleDisagreement? Disagreement);
 
     private static WeakLabels Supervise(ILabelSupervisor supervisor, Tensor xb, ClassificationTable test, EnsembleDisagreement? disagreement)
     {
         var labels = supervisor.Label(xb);
         using var scope = NewDisposeScope();
-        return new WeakLabels(labels, ClassifierTraining.Score(supervisor.Label(test.Features), test.Labels), disagreement);
+        var probabilities = supervisor.Label(test.Features);
+        return new WeakLabels(labels, ClassifierTraining.Score(probabilities, test.Labels), Rows(probabilities), disagreement);
+    }
+
+    /// <summary>Probabilities <c>[N, C]</c> as float64 rows.</summary>
+    private static double[][] Rows(Tensor probabilities)
+    {
+        using var scope = NewDisposeScope();
+        var flat = probabilities.detach().to(CPU).to_type(ScalarType.Float64).contiguous();
+        int n = (int)flat.shape[0], c = (int)flat.shape[1];
+        var values = flat.data<double>().ToArray();
+        return Enumerable.Range(0, n).Select(i => values.AsSpan(i * c, c).ToArray()).ToArray();
     }
 
     private static ClassifierEvaluation Evaluate(IClassifierStudent model, ClassificationTable test) =>
         ClassifierTraining.Evaluate(model, test.Features, test.Labels);
 
     private WeakToStrongRow Row(SupervisionVariant variant, string weak, string strong, int seed, int[] labels,
-        WeakLabels supervision, ClassifierEvaluation student, ClassifierEvaluation ceiling, int index)
+        WeakLabels supervision, ClassifierEvaluation student, Tensor studentProbabilities, ClassifierEvaluation ceiling, int index, string loss, long? taskSeed)
     {
+        var studentRows = Rows(studentProbabilities);
         var w = supervision.Test;
         var pgr = PerformanceGapRecovered.Compute(w.Accuracy, student.Accuracy, ceiling.Accuracy, Options.MinimumGap);
         var interval = Bootstrap.Pgr(w.Correct, student.Correct, ceiling.Correct, Options.MinimumGap, Options.ConfidenceLevel,
@@ -312,33 +392,36 @@ public sealed class WeakToStrong : Protocol<WeakToStrongOptions, WeakToStrongRes
             pgr.Value, pgr.ExclusionReason, interval,
             SupervisorAgreement.Rate(student.Predictions, w.Predictions),
             SupervisorAgreement.WeakErrors(labels, w.Predictions, student.Predictions),
-            w.Ece, student.Ece, ceiling.Ece, supervision.Disagreement);
+            w.Ece, student.Ece, ceiling.Ece, supervision.Disagreement, loss.Trim(), taskSeed,
+            Misfit.MeanSquaredDistance(studentRows, supervision.TestProbabilities),
+            Misfit.Brier(supervision.TestProbabilities, labels), Misfit.Brier(studentRows, labels));
     }
 
     private IReadOnlyList<WeakToStrongPairSummary> PairSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
-        rows.GroupBy(r => (r.Variant, r.Weak, r.Strong)).Select(g =>
+        rows.GroupBy(r => (r.Variant, r.Weak, r.Strong, r.Loss)).Select(g =>
         {
             var included = g.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray();
             var median = PerformanceGapRecovered.Median(g.Select(r => (r.WeakAccuracy, r.StudentAccuracy, r.CeilingAccuracy)).ToList(), Options.MinimumGap);
             return new WeakToStrongPairSummary(g.Key.Variant, g.Key.Weak, g.Key.Strong, median.Included, median.Excluded, median.Median,
                 included.Length == 0 ? null : MeanSummary.Of(included, Options.ConfidenceLevel),
-                g.Average(r => r.WeakAccuracy), g.Average(r => r.StudentAccuracy), g.Average(r => r.CeilingAccuracy));
+                g.Average(r => r.WeakAccuracy), g.Average(r => r.StudentAccuracy), g.Average(r => r.CeilingAccuracy),
+                g.Key.Loss, g.Average(r => r.Agreement), g.Average(r => r.Misfit), g.Average(r => r.BrierGain));
         }).ToList();
 
     private IReadOnlyList<WeakToStrongSizeSummary> SizeSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
-        rows.GroupBy(r => (r.Variant, r.Strong)).Select(g =>
+        rows.GroupBy(r => (r.Variant, r.Strong, r.Loss)).Select(g =>
         {
             var perSeed = g.GroupBy(r => r.Seed)
                 .Select(s => s.Where(r => !r.Excluded).Select(r => r.Pgr).ToArray())
                 .Where(v => v.Length > 0).Select(v => v.Average()).ToArray();
             return new WeakToStrongSizeSummary(g.Key.Variant, g.Key.Strong, perSeed.Length,
-                perSeed.Length == 0 ? null : MeanSummary.Of(perSeed, Options.ConfidenceLevel));
+                perSeed.Length == 0 ? null : MeanSummary.Of(perSeed, Options.ConfidenceLevel), g.Key.Loss);
         }).ToList();
 
     private IReadOnlyList<WeakToStrongVariantSummary> VariantSummaries(IReadOnlyList<WeakToStrongRow> rows) =>
-        rows.GroupBy(r => r.Variant).Select(g =>
+        rows.GroupBy(r => (r.Variant, r.Loss)).Select(g =>
         {
             var median = PerformanceGapRecovered.Median(g.Select(r => (r.WeakAccuracy, r.StudentAccuracy, r.CeilingAccuracy)).ToList(), Options.MinimumGap);
-            return new WeakToStrongVariantSummary(g.Key, median.Median, median.Included, median.Excluded);
+            return new WeakToStrongVariantSummary(g.Key.Variant, median.Median, median.Included, median.Excluded, g.Key.Loss);
         }).ToList();
 }

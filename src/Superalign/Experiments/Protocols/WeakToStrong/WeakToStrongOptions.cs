@@ -30,10 +30,63 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     public int TestSize { get; init; } = 5000;
 
     /// <summary>
-    /// One repetition per seed: the seed fixes the 50/50 split, the batch order and each model's initialisation.
-    /// At least one, no repeats. Default 0, 1, 2.
+    /// One repetition per seed: the seed fixes the 50/50 split, the batch order and each model's initialisation (and,
+    /// with <see cref="TaskInstancePerSeed"/>, the task instance). At least one, no repeats. Default 0, 1, 2.
     /// </summary>
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+
+    /// <summary>
+    /// Whether each seed also draws its own instance of the built-in task: seed <c>s</c> runs on a
+    /// <see cref="RepresentationTask"/> with <see cref="RepresentationTaskOptions.Seed"/> = <c>Task.Seed + s</c> (its
+    /// own h*, transfer head, training and test examples, and trunks pretrained on it). False (default): every seed
+    /// shares one instance (<c>Task.Seed</c>) and one set of trunks, so seeds vary only the split, the batch order and
+    /// the initialisation, and intervals over seeds describe that one instance. With it, seed <c>s = 0</c> reproduces
+    /// the shared instance's seed 0 (same task seed). Ignored with a <see cref="WeakToStrongSetup"/>. Left out of the
+    /// options' JSON when false, so runs without it keep their fingerprints.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool TaskInstancePerSeed { get; init; }
+
+    /// <summary>
+    /// Several student losses compared within one run: every (weak, strong, seed) trains one student per loss, on the
+    /// same split, weak labels and ceiling, so the rows can be paired (<see cref="WeakToStrongResult.LossDifferences"/>).
+    /// Each entry is a name <see cref="CompetenceLoss"/> accepts (<c>reweight</c> needs <see cref="TrustedExamples"/>;
+    /// the other losses then get the trusted examples as one-hot ground truth, the matched control). The first loss
+    /// is the baseline of the differences. Null (default): the one loss <see cref="CompetenceLoss"/>. Left out of the
+    /// options' JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? CompetenceLosses { get; init; }
+
+    /// <summary>The student losses of the run: <see cref="CompetenceLosses"/>, or <see cref="CompetenceLoss"/> alone.</summary>
+    internal IReadOnlyList<string> StudentLosses => CompetenceLosses ?? [CompetenceLoss];
+
+    /// <summary>
+    /// Whether the student loss <paramref name="loss"/> takes <see cref="CompetenceOptions"/>: with one loss always
+    /// (a misfit is an error); with <see cref="CompetenceLosses"/>, when the objective has every option given (its
+    /// values are checked in <see cref="Validate"/>); never <c>reweight</c>.
+    /// </summary>
+    internal bool TakesCompetenceOptions(string loss)
+    {
+        if (IsReweight(loss)) return false;
+        if (CompetenceLosses is null) return true;
+        try
+        {
+            CompetenceOptions.Create(loss);
+            return true;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return true; // it takes the options; the value is out of range, which Validate reports
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Whether <paramref name="loss"/> names <c>reweight</c> (trimmed, any case).</summary>
+    internal static bool IsReweight(string? loss) => string.Equals(loss?.Trim(), WeakToStrong.ReweightLoss, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Competence loss of the student on the weak labels: a name of <see cref="CompetenceObjectives.Names"/>, e.g.
@@ -56,12 +109,13 @@ public sealed record WeakToStrongOptions : IProtocolOptions
     public int? TrustedExamples { get; init; }
 
     /// <summary>Whether <see cref="CompetenceLoss"/> names <c>reweight</c> (trimmed, any case).</summary>
-    internal bool Reweights => string.Equals(CompetenceLoss?.Trim(), WeakToStrong.ReweightLoss, StringComparison.OrdinalIgnoreCase);
+    internal bool Reweights => StudentLosses.Any(IsReweight);
 
     /// <summary>
     /// Options of the student's competence objective <see cref="CompetenceLoss"/>, e.g. <c>logconf</c>'s α, warm-up and
     /// hardening threshold (<see cref="CompetenceObjectiveOptions"/>); every value null (default) keeps the objective's
-    /// defaults. An option the objective does not take is an error.
+    /// defaults. An option the objective does not take is an error. With <see cref="CompetenceLosses"/> they apply to
+    /// the losses that take every option given (the others keep their defaults), and at least one must.
     /// </summary>
     public CompetenceObjectiveOptions CompetenceOptions { get; init; } = new();
 
@@ -132,7 +186,17 @@ public sealed record WeakToStrongOptions : IProtocolOptions
         ProtocolCheck.AtLeast(TestSize, 10, nameof(TestSize), owner);
         ProtocolCheck.NotEmpty(Seeds, nameof(Seeds), owner);
         ProtocolCheck.Distinct(Seeds, nameof(Seeds), owner);
-        if (!Reweights) ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
+        if (CompetenceLosses is not null)
+        {
+            if (CompetenceLosses.Count == 0 || CompetenceLosses.Any(string.IsNullOrWhiteSpace))
+                throw new ArgumentOutOfRangeException(nameof(CompetenceLosses), $"{owner}.{nameof(CompetenceLosses)} must hold at least one loss name (or be null).");
+            var names = CompetenceLosses.Select(l => l.Trim().ToLowerInvariant()).ToList();
+            if (names.Distinct().Count() != names.Count)
+                throw new ArgumentOutOfRangeException(nameof(CompetenceLosses), $"{owner}.{nameof(CompetenceLosses)} must not repeat a loss; got [{string.Join(", ", CompetenceLosses)}].");
+            foreach (var loss in CompetenceLosses.Where(l => !IsReweight(l)))
+                ProtocolCheck.CompetenceLoss(loss, nameof(CompetenceLosses), owner);
+        }
+        else if (!Reweights) ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         if (Reweights && TrustedExamples is null)
             throw new ArgumentOutOfRangeException(nameof(TrustedExamples), TrustedExamples,
                 $"{owner}.{nameof(TrustedExamples)} is required when {nameof(CompetenceLoss)} is '{WeakToStrong.ReweightLoss}'.");
@@ -148,7 +212,17 @@ public sealed record WeakToStrongOptions : IProtocolOptions
             settings.Validate(option, owner);
         }
         if (CompetenceOptions is null) throw new ArgumentOutOfRangeException(nameof(CompetenceOptions), $"{owner}.{nameof(CompetenceOptions)} must not be null (leave its values null for the objective's defaults).");
-        if (!Reweights) CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
+        if (CompetenceLosses is not null)
+        {
+            // With several losses the objective options apply to the losses that take them (e.g. logconf's hardening
+            // beside a plain xent); at least one must take them, and there they must be in range.
+            if (CompetenceOptions != new CompetenceObjectiveOptions() && !CompetenceLosses.Any(TakesCompetenceOptions))
+                throw new ArgumentOutOfRangeException(nameof(CompetenceOptions),
+                    $"{owner}.{nameof(CompetenceOptions)} fit none of the losses [{string.Join(", ", CompetenceLosses)}].");
+            foreach (var loss in CompetenceLosses.Where(TakesCompetenceOptions))
+                CompetenceOptions.Validate(loss, nameof(CompetenceOptions), owner);
+        }
+        else if (!Reweights) CompetenceOptions.Validate(CompetenceLoss, nameof(CompetenceOptions), owner);
         else if (CompetenceOptions != new CompetenceObjectiveOptions())
             throw new ArgumentOutOfRangeException(nameof(CompetenceOptions),
                 $"{owner}.{nameof(CompetenceOptions)} must be left empty with '{WeakToStrong.ReweightLoss}', which takes no objective options.");
