@@ -76,4 +76,21 @@ public sealed class RunSampleTests
         var (code, _, err) = Sample(["co-optimization"], "--config", path, "--write-config", Path.Combine(Path.GetTempPath(), $"conflict-aware-{Guid.NewGuid():N}.json"));
         Assert.True(code == 0, err);
     }
+
+    /// <summary>
+    /// docs/results/weak-conformity/config.json is the weak-conformity run of results.md: <see cref="AlignmentArm.WeakJudges"/>,
+    /// no paired comparisons, seeds 0-9, every other option at its default. SUPERALIGN_UPDATE_FIXTURES=1 rewrites it.
+    /// </summary>
+    [Fact]
+    public void The_weak_conformity_config_holds_the_weak_judge_arms()
+    {
+        var expected = new AlignmentTaxOptions { Seeds = [.. Enumerable.Range(0, 10)], Arms = AlignmentArm.WeakJudges(), Comparisons = [] };
+        string path = Path.Combine(Docs.ReadmeTests.RepoRoot(), "docs", "results", "weak-conformity", "config.json");
+        string json = System.Text.Json.JsonSerializer.Serialize(expected, typeof(AlignmentTaxOptions), ProtocolJson.Options);
+        if (Environment.GetEnvironmentVariable("SUPERALIGN_UPDATE_FIXTURES") == "1") File.WriteAllText(path, json);
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(json), System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))),
+            $"{path} differs from AlignmentArm.WeakJudges(); SUPERALIGN_UPDATE_FIXTURES=1 rewrites it");
+        var (code, _, err) = Sample(["alignment-tax"], "--config", path, "--write-config", Path.Combine(Path.GetTempPath(), $"weak-conformity-{Guid.NewGuid():N}.json"));
+        Assert.True(code == 0, err);
+    }
 }
