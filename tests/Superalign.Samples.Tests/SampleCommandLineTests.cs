@@ -12,7 +12,7 @@ namespace Superalign.Samples.Tests;
 /// </summary>
 public sealed class SampleCommandLineTests
 {
-    private static readonly string[] Wrappers = ["Sandwiching", "WeakToStrong", "GapAnnealing", "CoOptimization", "SelfEnhancement"];
+    private static readonly string[] Wrappers = ["Sandwiching", "WeakToStrong", "GapAnnealing", "CoOptimization", "SelfEnhancement", "AlignmentTax"];
 
     public static TheoryData<string, string[], string> BadCommandLines()
     {
@@ -30,6 +30,7 @@ public sealed class SampleCommandLineTests
             { "WeakToStrong", ["--set", "steps=0"], "Steps" },
             { "CoOptimization", ["--set", "batchBudget=0"], "BatchBudget" },
             { "SelfEnhancement", ["--set", "rounds=0"], "Rounds" },
+            { "AlignmentTax", ["--set", "heldOutTrigger=30"], "HeldOutTrigger" },
             { "GapAnnealing", ["--set", "acceptance=always"], "diversified-supervision: --set acceptance" },
             { "GapAnnealing", ["--set", "curriculumPacing=partitioned"], "gap-annealing: --set curriculumPacing" },
             { "GapAnnealing", ["--write-config", "x.json"], "--write-config" },
@@ -85,6 +86,7 @@ public sealed class SampleCommandLineTests
     [InlineData("GapAnnealing", "gap-annealing")]
     [InlineData("CoOptimization", "co-optimization")]
     [InlineData("SelfEnhancement", "self-enhancement")]
+    [InlineData("AlignmentTax", "alignment-tax")]
     public void Help_names_the_protocol_and_lists_the_command_line_options(string sample, string protocol)
     {
         using var directory = new ScratchDirectory();
