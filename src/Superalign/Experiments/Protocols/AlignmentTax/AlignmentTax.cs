@@ -51,24 +51,14 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
 
     /// <inheritdoc />
     /// <remarks>One unit per seed and arm (<c>seed-N.arm-K</c>, K the arm's index in <see cref="AlignmentTaxOptions.Arms"/>).</remarks>
-    public override IReadOnlyList<string> Units => Options.Seeds.SelectMany(seed => Enumerable.Range(0, Options.Arms.Count).Select(k => ArmUnit(seed, k))).ToList();
-
-    private static string ArmUnit(int seed, int arm) => $"{SeedUnit(seed)}.arm-{arm.ToString(CultureInfo.InvariantCulture)}";
+    public override IReadOnlyList<string> Units => SeedArmUnits(Options.Seeds, Options.Arms.Count);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The selection holds some but not all arms of a seed (arms are compared per seed).</exception>
     public override AlignmentTaxResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var wall = Stopwatch.StartNew();
-        var selected = SelectUnits(run).ToHashSet(StringComparer.Ordinal);
-        foreach (int seed in Options.Seeds)
-        {
-            int arms = Enumerable.Range(0, Options.Arms.Count).Count(k => selected.Contains(ArmUnit(seed, k)));
-            if (arms > 0 && arms < Options.Arms.Count)
-                throw new ArgumentException($"The selection holds {arms} of the {Options.Arms.Count} units of seed {seed}; '{Name}' compares arms per seed: " +
-                                            "select all of a seed's units, or compute a share with Compute (superalign run --shard does).", nameof(run));
-        }
-        var units = ComputeUnits(run, selected, progress, cancellationToken);
+        var units = ComputeUnits(run, SelectWholeSeeds(run, Options.Seeds, Options.Arms.Count), progress, cancellationToken);
         var seeds = units.GroupBy(u => u.Run.Seed).Select(g => g.First()).ToList();
         return Summarize(seeds.Select(u => u.Base).ToList(), units.Select(u => u.Run).ToList(), seeds.Select(u => u.TrainPrompts).ToList(),
             seeds.Select(u => u.TestPrompts).ToList(), wall.Elapsed.TotalSeconds);
@@ -83,41 +73,17 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
 
     private List<ArmUnitData> ComputeUnits(ProtocolRun run, HashSet<string> selected, IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken)
     {
-        var o = Options;
-        var store = OpenStore(run);
-        var device = Devices.Parse(o.Device);
-        var plan = o.Seeds.Select(seed => (Seed: seed, Arms: Enumerable.Range(0, o.Arms.Count).Where(k => selected.Contains(ArmUnit(seed, k))).ToList()))
-            .Where(p => p.Arms.Count > 0).ToList();
-        var stages = new StageCounter(Name, progress, plan.Sum(p => 1 + p.Arms.Count));
-        var units = new List<ArmUnitData>();
-        foreach (var (seed, arms) in plan)
-        {
-            SeedBase? seedBase = null;
-            try
+        var device = Devices.Parse(Options.Device);
+        return ComputeSeedArms(run, Options.Seeds, Options.Arms.Select(a => a.Name).ToList(), selected, progress,
+            (seed, stages) => TrainBase(seed, device, stages, cancellationToken),
+            (seedBase, seed, k) =>
             {
-                foreach (int k in arms)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var arm = o.Arms[k];
-                    var unit = RunUnit(store, run, ArmUnit(seed, k), () =>
-                    {
-                        seedBase ??= TrainBase(seed, device, stages, cancellationToken);
-                        var trained = TrainArm(seedBase, arm, seed, cancellationToken);
-                        Logger.LogInformation("Seed {Seed} {Arm}: competence {Competence:P1} (pre-preference {Pre:P1}), conformity {Conformity:P1} ({Seconds:F1} s)",
-                            seed, arm.Name, trained.Scores.Competence, trained.PrePreferenceCompetence, trained.Scores.Conformity, trained.Seconds);
-                        stages.Report($"seed {seed}: {arm.Name} trained");
-                        return new ArmUnitData(seedBase.Scores, trained, seedBase.Train.Count, seedBase.Test.Count);
-                    }, () => stages.Report($"seed {seed}: {arm.Name}: read back"));
-                    units.Add(unit);
-                }
-                if (seedBase is null) stages.Report($"seed {seed}: base: read back");
-            }
-            finally
-            {
-                seedBase?.Dispose();
-            }
-        }
-        return units;
+                var arm = Options.Arms[k];
+                var trained = TrainArm(seedBase, arm, seed, cancellationToken);
+                Logger.LogInformation("Seed {Seed} {Arm}: competence {Competence:P1} (pre-preference {Pre:P1}), conformity {Conformity:P1} ({Seconds:F1} s)",
+                    seed, arm.Name, trained.Scores.Competence, trained.PrePreferenceCompetence, trained.Scores.Conformity, trained.Seconds);
+                return new ArmUnitData(seedBase.Scores, trained, seedBase.Train.Count, seedBase.Test.Count);
+            }, cancellationToken);
     }
 
     /// <summary>A seed's task, prompt sets, converged base, and the pair sets made so far (with the base's log-probs).</summary>

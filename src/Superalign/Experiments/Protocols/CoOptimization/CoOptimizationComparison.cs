@@ -90,9 +90,7 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     /// scores. A process trains a seed's base once for the arms it computes (deterministically, so arms computed in
     /// different processes start from the same base); keep a seed's arms in one share to train it once.
     /// </remarks>
-    public override IReadOnlyList<string> Units => Options.Seeds.SelectMany(seed => Enumerable.Range(0, Options.Schedules.Count).Select(k => ArmUnit(seed, k))).ToList();
-
-    private static string ArmUnit(int seed, int arm) => $"{SeedUnit(seed)}.arm-{arm.ToString(CultureInfo.InvariantCulture)}";
+    public override IReadOnlyList<string> Units => SeedArmUnits(Options.Seeds, Options.Schedules.Count);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The selection holds some but not all arms of a seed (the summary compares
@@ -100,18 +98,10 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     public override CoOptimizationResult Run(ProtocolRun run, IProgress<ProtocolProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var wall = Stopwatch.StartNew();
-        var selected = SelectUnits(run).ToHashSet(StringComparer.Ordinal);
-        foreach (int seed in Options.Seeds)
-        {
-            int arms = Enumerable.Range(0, Options.Schedules.Count).Count(k => selected.Contains(ArmUnit(seed, k)));
-            if (arms > 0 && arms < Options.Schedules.Count)
-                throw new ArgumentException($"The selection holds {arms} of the {Options.Schedules.Count} units of seed {seed}; '{Name}' summarises whole seeds " +
-                                            "(schedules are compared per seed): select all of a seed's units, or compute a share with Compute (superalign run --shard does).", nameof(run));
-        }
-        var units = ComputeUnits(run, selected, progress, cancellationToken);
-        var bases = units.GroupBy(u => u.Seed).Select(g => g.First().Data.Base).ToList();
-        var last = units[^1].Data;
-        return Summarize(bases, units.Select(u => u.Data.Run).ToList(), last.TrainPrompts, last.TestPrompts, wall.Elapsed.TotalSeconds);
+        var units = ComputeUnits(run, SelectWholeSeeds(run, Options.Seeds, Options.Schedules.Count), progress, cancellationToken);
+        var bases = units.GroupBy(u => u.Run.Seed).Select(g => g.First().Base).ToList();
+        var last = units[^1];
+        return Summarize(bases, units.Select(u => u.Run).ToList(), last.TrainPrompts, last.TestPrompts, wall.Elapsed.TotalSeconds);
     }
 
     /// <inheritdoc />
@@ -128,44 +118,20 @@ public sealed class CoOptimizationComparison : Protocol<CoOptimizationOptions, C
     }
 
     /// <summary>The selected units in the order of <see cref="Units"/>, each read back or computed (and stored).</summary>
-    private List<(int Seed, ArmUnitData Data)> ComputeUnits(ProtocolRun run, HashSet<string> selected, IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken)
+    private List<ArmUnitData> ComputeUnits(ProtocolRun run, HashSet<string> selected, IProgress<ProtocolProgress>? progress, CancellationToken cancellationToken)
     {
         var o = Options;
-        var store = OpenStore(run);
         var device = Devices.Parse(o.Device);
-        var plan = o.Seeds.Select(seed => (Seed: seed, Arms: Enumerable.Range(0, o.Schedules.Count).Where(k => selected.Contains(ArmUnit(seed, k))).ToList()))
-            .Where(p => p.Arms.Count > 0).ToList();
-        var stages = new StageCounter(Name, progress, plan.Sum(p => 1 + p.Arms.Count));
-        var units = new List<(int, ArmUnitData)>();
-        foreach (var (seed, arms) in plan)
-        {
-            SeedBase? seedBase = null;
-            try
+        return ComputeSeedArms(run, o.Seeds, o.Schedules.Select(s => s.Name).ToList(), selected, progress,
+            (seed, stages) => TrainBase(seed, device, stages, cancellationToken),
+            (b, seed, k) =>
             {
-                foreach (int k in arms)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var candidate = o.Schedules[k];
-                    var unit = RunUnit(store, run, ArmUnit(seed, k), () =>
-                    {
-                        seedBase ??= TrainBase(seed, device, stages, cancellationToken);
-                        var b = seedBase;
-                        var trained = TrainSchedule(b.Data.Evaluate, (ILanguageModelStudent)b.Model.Clone(), candidate, seed, b.Scores, b.Data.Competence, b.Conformity, b.Probes, cancellationToken);
-                        Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
-                            seed, candidate.Name, trained.Scores.Competence, trained.Scores.Conformity, trained.Seconds);
-                        stages.Report($"seed {seed}: {candidate.Name} trained");
-                        return new ArmUnitData(b.Scores, trained, b.Data.TrainCount, b.Data.TestCount);
-                    }, () => stages.Report($"seed {seed}: {candidate.Name}: read back"));
-                    units.Add((seed, unit));
-                }
-                if (seedBase is null) stages.Report($"seed {seed}: base: read back"); // not trained: every selected schedule was read back
-            }
-            finally
-            {
-                seedBase?.Dispose();
-            }
-        }
-        return units;
+                var candidate = o.Schedules[k];
+                var trained = TrainSchedule(b.Data.Evaluate, (ILanguageModelStudent)b.Model.Clone(), candidate, seed, b.Scores, b.Data.Competence, b.Conformity, b.Probes, cancellationToken);
+                Logger.LogInformation("Seed {Seed} {Schedule}: competence {Competence:P1}, conformity {Conformity:P1} ({Seconds:F1} s)",
+                    seed, candidate.Name, trained.Scores.Competence, trained.Scores.Conformity, trained.Seconds);
+                return new ArmUnitData(b.Scores, trained, b.Data.TrainCount, b.Data.TestCount);
+            }, cancellationToken);
     }
 
     private SeedBase TrainBase(int seed, Device device, StageCounter stages, CancellationToken cancellationToken)

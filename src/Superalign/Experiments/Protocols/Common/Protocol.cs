@@ -170,6 +170,71 @@ public abstract class Protocol<TOptions, TResult> : IProtocol<TOptions, TResult>
     /// <summary>The key of the unit of seed <paramref name="seed"/>: <c>seed-3</c> (<c>seed--1</c> for −1).</summary>
     protected static string SeedUnit(int seed) => "seed-" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>The key of arm <paramref name="arm"/> of seed <paramref name="seed"/>: <c>seed-3.arm-2</c>.</summary>
+    protected static string SeedArmUnit(int seed, int arm) => $"{SeedUnit(seed)}.arm-{arm.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>One unit per seed and arm (<see cref="SeedArmUnit"/>), seed by seed: for protocols that compare arms per seed.</summary>
+    protected static IReadOnlyList<string> SeedArmUnits(IReadOnlyList<int> seeds, int arms) =>
+        seeds.SelectMany(seed => Enumerable.Range(0, arms).Select(k => SeedArmUnit(seed, k))).ToList();
+
+    /// <summary>
+    /// The units <paramref name="run"/> selects (<see cref="SelectUnits"/>) when it holds every arm of each seed it
+    /// touches; a protocol that compares arms per seed summarises only whole seeds.
+    /// </summary>
+    /// <exception cref="ArgumentException">The selection holds some but not all arms of a seed.</exception>
+    protected HashSet<string> SelectWholeSeeds(ProtocolRun run, IReadOnlyList<int> seeds, int arms)
+    {
+        var selected = SelectUnits(run).ToHashSet(StringComparer.Ordinal);
+        foreach (int seed in seeds)
+        {
+            int held = Enumerable.Range(0, arms).Count(k => selected.Contains(SeedArmUnit(seed, k)));
+            if (held > 0 && held < arms)
+                throw new ArgumentException($"The selection holds {held} of the {arms} units of seed {seed}; '{Name}' compares arms per seed: " +
+                                            "select all of a seed's units, or compute a share with Compute (superalign run --shard does).", nameof(run));
+        }
+        return selected;
+    }
+
+    /// <summary>
+    /// Reads back or computes the selected (seed, arm) units in the order of <see cref="SeedArmUnits"/>. A seed's shared
+    /// state (its base model) is made by <paramref name="makeBase"/> only when one of its selected arms must be computed,
+    /// once, and disposed after its arms; every computed unit is stored before the next starts.
+    /// </summary>
+    private protected List<TUnit> ComputeSeedArms<TBase, TUnit>(ProtocolRun run, IReadOnlyList<int> seeds, IReadOnlyList<string> armNames, HashSet<string> selected,
+        IProgress<ProtocolProgress>? progress, Func<int, StageCounter, TBase> makeBase, Func<TBase, int, int, TUnit> computeArm, CancellationToken cancellationToken)
+        where TBase : class, IDisposable
+    {
+        var store = OpenStore(run);
+        var plan = seeds.Select(seed => (Seed: seed, Arms: Enumerable.Range(0, armNames.Count).Where(k => selected.Contains(SeedArmUnit(seed, k))).ToList()))
+            .Where(p => p.Arms.Count > 0).ToList();
+        var stages = new StageCounter(Name, progress, plan.Sum(p => 1 + p.Arms.Count));
+        var units = new List<TUnit>();
+        foreach (var (seed, arms) in plan)
+        {
+            TBase? seedBase = null;
+            try
+            {
+                foreach (int k in arms)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    units.Add(RunUnit(store, run, SeedArmUnit(seed, k), () =>
+                    {
+                        seedBase ??= makeBase(seed, stages);
+                        var unit = computeArm(seedBase, seed, k);
+                        stages.Report($"seed {seed}: {armNames[k]} trained");
+                        return unit;
+                    }, () => stages.Report($"seed {seed}: {armNames[k]}: read back")));
+                }
+                if (seedBase is null) stages.Report($"seed {seed}: base: read back"); // every selected arm was read back
+            }
+            finally
+            {
+                seedBase?.Dispose();
+            }
+        }
+        return units;
+    }
+
     /// <summary>
     /// The units <paramref name="run"/> selects, in the order of <see cref="Units"/> (all of them when
     /// <see cref="ProtocolRun.Units"/> is null).
