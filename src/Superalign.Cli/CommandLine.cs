@@ -132,7 +132,8 @@ public static partial class CommandLine
             return 0;
         }
         var result = ProgressDisplay.Run(error, 1, _ => "", display => created.Run(new ProtocolRun { Directory = outDir }, display.Lane(0)));
-        Finish(result, outDir ?? ".", output, error);
+        // With a run directory the units (some perhaps read back, computed elsewhere) carry their own provenance.
+        Finish(result, outDir ?? ".", output, error, outDir is null ? ResultProvenance.ForProcess(created.Units) : ResultProvenance.ForRunDirectory(outDir));
         return 0;
     }
 
@@ -144,13 +145,14 @@ public static partial class CommandLine
     }
 
     /// <summary>
-    /// What a finished run or a merge leaves: result.json, the protocol's charts beside it (a chart that cannot be
-    /// drawn is a warning: the result is kept and <c>superalign plot</c> can draw them later) and the summary tables.
+    /// What a finished run or a merge leaves: result.json with its provenance (this process's and its units'), the
+    /// protocol's charts beside it (a chart that cannot be drawn is a warning: the result is kept and
+    /// <c>superalign plot</c> can draw them later) and the summary tables.
     /// </summary>
-    private static void Finish(IProtocolResult result, string directory, TextWriter output, TextWriter error)
+    private static void Finish(IProtocolResult result, string directory, TextWriter output, TextWriter error, ResultProvenance provenance)
     {
         string resultPath = Path.Combine(directory, ResultFileName);
-        ProtocolJson.Write((object)result, resultPath);
+        ProtocolJson.Write((object)result, resultPath, provenance);
         output.WriteLine($"wrote {resultPath}");
         try
         {
@@ -296,7 +298,7 @@ public static partial class CommandLine
         {
             throw new BadInputException(FirstLine(e.Message));
         }
-        Finish(result, resultDirectory ?? directory, output, error);
+        Finish(result, resultDirectory ?? directory, output, error, ResultProvenance.ForRunDirectory(directory));
         return 0;
     }
 
