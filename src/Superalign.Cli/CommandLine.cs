@@ -9,8 +9,8 @@ namespace Superalign.Cli;
 /// <summary>
 /// <c>superalign</c>: <c>list</c> the protocols, <c>run</c> one from its defaults, a config file and <c>--set</c>
 /// settings (optionally one shard of its units into a run directory, or its units in local processes), <c>merge</c> a
-/// run directory's units into the result a single process writes, <c>plot</c> a result's charts, <c>slurm</c> an sbatch
-/// array script for a run. A finished run or merge writes result.json, the charts and the summary tables. Every input
+/// run directory's units into the result a single process writes, <c>plot</c> a result's charts, <c>tables</c> its
+/// markdown tables (<see cref="TablesCommand"/>), <c>slurm</c> an sbatch array script for a run. A finished run or merge writes result.json, the charts and the summary tables. Every input
 /// is checked before any work; a bad one is one line on stderr and exit code 2.
 /// </summary>
 public static partial class CommandLine
@@ -80,6 +80,7 @@ public static partial class CommandLine
         root.Subcommands.Add(merge);
         root.Subcommands.Add(slurm);
         root.Subcommands.Add(PlotCommand.Build(output, error));
+        root.Subcommands.Add(TablesCommand.Build(output, error));
         return root;
     }
 
