@@ -42,7 +42,8 @@ internal static class MarkdownFormat
     public static string Signed(double value, int decimals)
     {
         if (double.IsNaN(value)) return "–";
-        string text = Number(value, decimals);
+        // A value that rounds to zero is 0.0, not −0.0 or +0.0.
+        string text = Number(Math.Round(value, decimals) == 0 ? 0 : value, decimals);
         return text.StartsWith('−') || text.TrimStart('0', '.') == "" ? text : "+" + text;
     }
 
