@@ -39,7 +39,7 @@ public sealed record ProtocolResultFile(ProtocolEntry Entry, IProtocolResult Res
         var named = Named(Path.GetDirectoryName(Path.GetFullPath(file))!);
         if (named is not null) return [new(named, Deserialize(json, named, file))];
         if (Identify(json) is { } entry) return [new(entry, Deserialize(json, entry, file))];
-        var parts = json.Where(p => p.Value is not null).ToList();
+        var parts = json.Where(p => p.Value is not null && p.Key != ResultProvenance.PropertyName).ToList();
         if (parts.Count > 0 && parts.All(p => p.Value is JsonObject o && Identify(o) is not null))
             return parts.Select(p => { var e = Identify((JsonObject)p.Value!)!; return new ProtocolResultFile(e, Deserialize((JsonObject)p.Value!, e, file)); }).ToList();
         throw new InvalidDataException($"{file} is not a protocol result: its properties ({string.Join(", ", json.Select(p => p.Key).Take(6))}…) match none of {string.Join(", ", ProtocolCatalog.All.Select(e => e.Name))}.");
@@ -62,13 +62,14 @@ public sealed record ProtocolResultFile(ProtocolEntry Entry, IProtocolResult Res
     }
 
     /// <summary>
-    /// The protocol whose result type has exactly the properties of <paramref name="json"/>, or else — a file written
-    /// before the result gained optional members (e.g. weak-to-strong's paired statistics) — the one whose properties
-    /// include every key of the file and lack only constructor parameters with a default value.
+    /// The protocol whose result type has exactly the properties of <paramref name="json"/> (besides its
+    /// <see cref="ResultProvenance"/>), or else — a file written before the result gained optional members (e.g.
+    /// weak-to-strong's paired statistics) — the one whose properties include every key of the file and lack only
+    /// constructor parameters with a default value.
     /// </summary>
     private static ProtocolEntry? Identify(JsonObject json)
     {
-        var keys = json.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        var keys = json.Select(p => p.Key).Where(k => k != ResultProvenance.PropertyName).ToHashSet(StringComparer.Ordinal);
         var exact = ProtocolCatalog.All.FirstOrDefault(e => keys.SetEquals(ProtocolJson.Options.GetTypeInfo(e.ResultType).Properties.Select(p => p.Name)));
         if (exact is not null) return exact;
         var older = ProtocolCatalog.All.Where(e =>

@@ -9,8 +9,8 @@ namespace Superalign.Cli;
 /// <summary>
 /// <c>superalign</c>: <c>list</c> the protocols, <c>run</c> one from its defaults, a config file and <c>--set</c>
 /// settings (optionally one shard of its units into a run directory, or its units in local processes), <c>merge</c> a
-/// run directory's units into the result a single process writes, <c>plot</c> a result's charts, <c>slurm</c> an sbatch
-/// array script for a run. A finished run or merge writes result.json, the charts and the summary tables. Every input
+/// run directory's units into the result a single process writes, <c>plot</c> a result's charts, <c>tables</c> its
+/// markdown tables (<see cref="TablesCommand"/>), <c>slurm</c> an sbatch array script for a run. A finished run or merge writes result.json, the charts and the summary tables. Every input
 /// is checked before any work; a bad one is one line on stderr and exit code 2.
 /// </summary>
 public static partial class CommandLine
@@ -80,6 +80,7 @@ public static partial class CommandLine
         root.Subcommands.Add(merge);
         root.Subcommands.Add(slurm);
         root.Subcommands.Add(PlotCommand.Build(output, error));
+        root.Subcommands.Add(TablesCommand.Build(output, error));
         return root;
     }
 
@@ -132,7 +133,8 @@ public static partial class CommandLine
             return 0;
         }
         var result = ProgressDisplay.Run(error, 1, _ => "", display => created.Run(new ProtocolRun { Directory = outDir }, display.Lane(0)));
-        Finish(result, outDir ?? ".", output, error);
+        // With a run directory the units (some perhaps read back, computed elsewhere) carry their own provenance.
+        Finish(result, outDir ?? ".", output, error, outDir is null ? ResultProvenance.ForProcess(created.Units) : ResultProvenance.ForRunDirectory(outDir));
         return 0;
     }
 
@@ -144,13 +146,14 @@ public static partial class CommandLine
     }
 
     /// <summary>
-    /// What a finished run or a merge leaves: result.json, the protocol's charts beside it (a chart that cannot be
-    /// drawn is a warning: the result is kept and <c>superalign plot</c> can draw them later) and the summary tables.
+    /// What a finished run or a merge leaves: result.json with its provenance (this process's and its units'), the
+    /// protocol's charts beside it (a chart that cannot be drawn is a warning: the result is kept and
+    /// <c>superalign plot</c> can draw them later) and the summary tables.
     /// </summary>
-    private static void Finish(IProtocolResult result, string directory, TextWriter output, TextWriter error)
+    private static void Finish(IProtocolResult result, string directory, TextWriter output, TextWriter error, ResultProvenance provenance)
     {
         string resultPath = Path.Combine(directory, ResultFileName);
-        ProtocolJson.Write((object)result, resultPath);
+        ProtocolJson.Write((object)result, resultPath, provenance);
         output.WriteLine($"wrote {resultPath}");
         try
         {
@@ -296,7 +299,7 @@ public static partial class CommandLine
         {
             throw new BadInputException(FirstLine(e.Message));
         }
-        Finish(result, resultDirectory ?? directory, output, error);
+        Finish(result, resultDirectory ?? directory, output, error, ResultProvenance.ForRunDirectory(directory));
         return 0;
     }
 

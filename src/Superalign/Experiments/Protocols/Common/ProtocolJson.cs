@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
@@ -47,15 +48,30 @@ public static class ProtocolJson
 
     /// <summary>
     /// Writes the result to <paramref name="path"/> (creating its folder) through a temporary file that replaces the
-    /// target only when complete, so an interrupted run never leaves a truncated file.
+    /// target only when complete, so an interrupted run never leaves a truncated file. With <paramref name="provenance"/>
+    /// it is one more property, <c>provenance</c> (<see cref="ResultProvenance.PropertyName"/>), after the result's own:
+    /// readers of the result record ignore it, <see cref="ResultProvenance.Read"/> reads it.
     /// </summary>
-    public static void Write<T>(T result, string path)
+    /// <param name="result">The result (written as its run-time type).</param>
+    /// <param name="path">The file.</param>
+    /// <param name="provenance">Where the result and its units were computed, or null to write the result alone.</param>
+    /// <exception cref="ArgumentException">The result does not serialise to a JSON object, or already has a <c>provenance</c> property.</exception>
+    public static void Write<T>(T result, string path, ResultProvenance? provenance = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        string text = Serialize(result);
+        if (provenance is not null)
+        {
+            var node = JsonNode.Parse(text) as JsonObject ?? throw new ArgumentException($"A {result?.GetType().Name} does not serialise to a JSON object; it cannot carry a provenance.", nameof(result));
+            if (node.ContainsKey(ResultProvenance.PropertyName))
+                throw new ArgumentException($"A {result?.GetType().Name} already has a '{ResultProvenance.PropertyName}' property.", nameof(result));
+            node[ResultProvenance.PropertyName] = JsonSerializer.SerializeToNode(provenance, Options);
+            text = node.ToJsonString(Options);
+        }
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var temporary = full + ".tmp";
-        File.WriteAllText(temporary, Serialize(result));
+        File.WriteAllText(temporary, text);
         File.Move(temporary, full, overwrite: true);
     }
 }

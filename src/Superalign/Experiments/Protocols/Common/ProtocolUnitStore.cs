@@ -13,7 +13,7 @@ namespace Superalign.Experiments.Protocols;
 /// <summary>
 /// The finished units of one protocol run, kept in a run directory: <c>run.json</c> (protocol, fingerprint, units,
 /// options) and one file per unit, <c>units/&lt;unit&gt;.json</c>, each written atomically and stamped with the fingerprint
-/// of the options. Used by <see cref="Protocol{TOptions, TResult}"/> when a <see cref="ProtocolRun.Directory"/> is set.
+/// of the options and the provenance of the process that computed it (<see cref="RunProvenance"/>). Used by <see cref="Protocol{TOptions, TResult}"/> when a <see cref="ProtocolRun.Directory"/> is set.
 /// </summary>
 /// <remarks>
 /// <para><b>Atomic writes.</b> A unit is serialised to a temporary file with a unique name in the same folder
@@ -197,7 +197,11 @@ public sealed class ProtocolUnitStore
         return false;
     }
 
-    /// <summary>Writes the data of <paramref name="unit"/> atomically (replacing any earlier file of the unit).</summary>
+    /// <summary>
+    /// Writes the data of <paramref name="unit"/> atomically (replacing any earlier file of the unit), with the
+    /// provenance of this process (<see cref="RunProvenance.Capture"/>): a unit computed on another machine (a Slurm
+    /// shard) keeps the record of where it was computed (<see cref="ReadProvenance"/>).
+    /// </summary>
     /// <typeparam name="T">The unit's data type: a record that <see cref="ProtocolJson"/> writes and reads back exactly.</typeparam>
     /// <param name="unit">The unit's key.</param>
     /// <param name="value">The unit's data.</param>
@@ -211,8 +215,34 @@ public sealed class ProtocolUnitStore
             ["unit"] = unit,
             ["fingerprint"] = Fingerprint,
             ["data"] = JsonSerializer.SerializeToNode(value, ProtocolJson.Options),
+            [ProvenanceProperty] = JsonSerializer.SerializeToNode(RunProvenance.Capture(), ProtocolJson.Options),
         };
         WriteAtomically(path, node.ToJsonString(ProtocolJson.Options));
+    }
+
+    /// <summary>The property of a unit file that holds the provenance of the process that computed it.</summary>
+    public const string ProvenanceProperty = "provenance";
+
+    /// <summary>
+    /// Where unit <paramref name="unit"/> of run directory <paramref name="directory"/> was computed, as its file
+    /// records it; null when the unit has no file, the file is damaged, or it was written by a version that recorded no
+    /// provenance (such units still read back and merge). The fingerprint is not checked: this reads the record only.
+    /// </summary>
+    /// <param name="directory">The run directory.</param>
+    /// <param name="unit">The unit's key.</param>
+    public static RunProvenance? ReadProvenance(string directory, string unit)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        CheckUnitKey(unit);
+        string path = Path.Combine(directory, UnitsFolderName, unit + ".json");
+        try
+        {
+            return (JsonNode.Parse(File.ReadAllText(path)) as JsonObject)?[ProvenanceProperty]?.Deserialize<RunProvenance>(ProtocolJson.Options);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or JsonException or InvalidOperationException or NotSupportedException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Throws unless <paramref name="unit"/> is a valid unit key.</summary>
