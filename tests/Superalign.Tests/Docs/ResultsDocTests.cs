@@ -47,15 +47,16 @@ public sealed class ResultsDocTests
             // The options that command makes are the options the committed result was run with.
             var args = run!.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2..^2].Select(a => a.Trim('\'')).ToList();
             var entry = ProtocolCatalog.Find(args[0]);
-            string? seeds = null;
+            string? seeds = null, config = null;
             var settings = new List<string>();
             for (int i = 1; i < args.Count; i += 2)
             {
                 if (args[i] == "--seeds") seeds = args[i + 1];
                 else if (args[i] == "--set") settings.Add(args[i + 1]);
-                else if (args[i] != "--threads") Assert.Fail($"{where}: the test reads --seeds, --set and --threads only; got {args[i]}");
+                else if (args[i] == "--config") config = Path.Combine(ReadmeTests.RepoRoot(), args[i + 1]);
+                else if (args[i] is not ("--threads" or "--jobs")) Assert.Fail($"{where}: the test reads --config, --seeds, --set, --threads and --jobs only; got {args[i]}");
             }
-            var options = CommandLine.Options(entry, null, settings, seeds);
+            var options = CommandLine.Options(entry, config, settings, seeds);
             var result = JsonNode.Parse(File.ReadAllText(Path.Combine(ReadmeTests.RepoRoot(), block.ResultPath)))!;
             Assert.True(JsonNode.DeepEquals(JsonNode.Parse(ProtocolJson.Serialize(options)), result["options"]),
                 $"{where}: `{run}` makes other options than the result's:\n{ProtocolJson.Serialize(options)}\nresult: {result["options"]!.ToJsonString()}");

@@ -27,6 +27,8 @@ public static class MarkdownTables
         // Add a protocol here: one case and its writer's file beside this one.
         Action<TextWriter>? write = result switch
         {
+            WeakToStrongResult r => o => WeakToStrongReport.WriteMarkdownTables(r, o),
+            AlignmentTaxResult r => o => AlignmentTaxReport.WriteMarkdownTables(r, o),
             SandwichingResult r => o => SandwichingTables.Write(r, o),
             SelfEnhancementResult r => o => SelfEnhancementTables.Write(r, o),
             GapAnnealingResult r => o => GapAnnealingTables.Write(r, o),
