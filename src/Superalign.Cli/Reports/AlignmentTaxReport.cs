@@ -1,5 +1,6 @@
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
+using Superalign.Optimization;
 using static Superalign.Cli.Reports.ReportFormat;
 
 namespace Superalign.Cli.Reports;
@@ -48,7 +49,7 @@ internal static class AlignmentTaxReport
         output.WriteLine("| arm | stages; pairs | competence | conformity | competence drop from pre-preference | vs competence-only | refuses | over-refuses | caveats |");
         output.WriteLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var s in result.Summaries)
-            output.WriteLine($"| {s.Arm} | {s.Description} | {Cell(s.Competence)} | {Cell(s.Conformity)} | {PointsCell(s.CompetenceDrop)} | {PointsCell(s.VersusCompetenceOnly)} | " +
+            output.WriteLine($"| {s.Arm} | {Describe(o.Arms.Single(a => a.Name == s.Arm), o)} | {Cell(s.Competence)} | {Cell(s.Conformity)} | {PointsCell(s.CompetenceDrop)} | {PointsCell(s.VersusCompetenceOnly)} | " +
                              $"{Pct(s.RefusalRate, 0)} | {Pct(s.OverRefusalRate, 0)} | {Pct(s.CaveatRate, 0)} |");
         if (result.Differences.Count > 0)
         {
@@ -90,6 +91,23 @@ internal static class AlignmentTaxReport
         output.WriteLine("|---|---|---|---|");
         foreach (var s in result.Summaries)
             output.WriteLine($"| {s.Arm} | {Cell(s.TriggerRefusal)} | {Cell(s.HeldOutOperandCompetence)} | {Cell(s.HeldOutOperandConformity)} |");
+    }
+
+    /// <summary>An arm in words for the tables: <c>SFT ½ → ORPO ½</c>, <c>alternating 1:3 (ORPO)</c>, <c>joint SFT + ORPO, equal updates</c>; and its pairs.</summary>
+    internal static string Describe(AlignmentArm arm, AlignmentTaxOptions options)
+    {
+        string Stage(ArmStage stage)
+        {
+            string loss = (stage.ConformityLoss ?? options.ConformityLoss) switch { "sigmoid" => "DPO", var name => name.ToUpperInvariant() };
+            var first = stage.Schedule.Plan(0, 100);
+            bool anyCompetence = Enumerable.Range(0, 100).Any(i => stage.Schedule.Plan(i, 100).Phase != TrainingPhase.Conformity);
+            bool anyConformity = Enumerable.Range(0, 100).Any(i => stage.Schedule.Plan(i, 100).Phase != TrainingPhase.Competence);
+            string what = first.Phase == TrainingPhase.Joint ? $"joint SFT + {loss}" + (stage.EqualUpdates ? ", equal updates" : ", equal batches")
+                : anyCompetence && anyConformity ? $"{stage.Schedule.ToString()!.Replace("fixed-ratio ", "alternating ", StringComparison.Ordinal)} ({loss})"
+                : anyConformity ? loss : "SFT";
+            return arm.Stages.Count == 1 ? what : $"{what} {stage.BudgetShare:0.##}";
+        }
+        return string.Join(" → ", arm.Stages.Select(Stage)) + "; " + arm.PairsOrOracle.Label;
     }
 
     private static string Pct(double value, int decimals = 1) => double.IsNaN(value) ? "n/a" : (100 * value).ToString(decimals == 0 ? "0" : "0.0") + "%";

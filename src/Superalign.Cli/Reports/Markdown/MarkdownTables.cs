@@ -83,15 +83,19 @@ public static class MarkdownTables
         else
         {
             foreach (var group in provenance.Units)
-                parts.Add($"units {string.Join(", ", group.Units)} computed on {Describe(group.Provenance)}");
+                parts.Add($"{UnitList(group.Units)} computed on {Describe(group.Provenance)}");
             if (provenance.UnitsWithoutProvenance.Count > 0)
-                parts.Add($"units {string.Join(", ", provenance.UnitsWithoutProvenance)}: provenance not recorded");
+                parts.Add($"{UnitList(provenance.UnitsWithoutProvenance)}: provenance not recorded");
         }
-        if (!provenance.Units.All(g => g.Provenance.SameEnvironment(provenance.Written)))
+        // A merge of units that recorded nothing says at least where the result was written.
+        if (provenance.Units.Count == 0 || !provenance.Units.All(g => g.Provenance.SameEnvironment(provenance.Written)))
             parts.Add($"result written on {Describe(provenance.Written)}");
         string text = string.Join("; ", parts);
         return $"*{char.ToUpperInvariant(text[0])}{text[1..]}; {wall}.*";
     }
+
+    /// <summary>A few units by name (<c>units seed-0, seed-1</c>); more than six as a count (<c>40 units</c>).</summary>
+    private static string UnitList(IReadOnlyList<string> units) => units.Count <= 6 ? $"units {string.Join(", ", units)}" : $"{units.Count} units";
 
     private static string Describe(RunProvenance p) => $"{p.Describe()}, {p.TimeUtc.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
 }
