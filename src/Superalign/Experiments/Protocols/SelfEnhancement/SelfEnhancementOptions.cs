@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
@@ -51,6 +52,7 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
     /// in place of the tiny LM, and its tokenizer encodes your data. Needs <see cref="SftData"/>. The files' SHA-256 are
     /// part of the run fingerprint, so a changed model never merges with old units. Null (default): the tiny LM.
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
     public string? Model { get; init; }
 
     /// <summary>
@@ -60,21 +62,26 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
     /// <see cref="Model"/>, the tiny LM is built over this tokenizer's vocabulary. It may have fewer ids than the model,
     /// never more. Its files' SHA-256 are part of the run fingerprint.
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
     public string? Tokenizer { get; init; }
 
     /// <summary>With <see cref="Model"/>: the rank of LoRA adapters (PEFT's <c>r</c>), so that only they train; 0 (default) fine-tunes every weight.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] // left out when 0, as above
     public int LoraRank { get; init; }
 
     /// <summary>With <see cref="LoraRank"/>: PEFT's <c>lora_alpha</c>; null (default) is twice the rank.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
     public double? LoraAlpha { get; init; }
 
     /// <summary>With <see cref="LoraRank"/>: PEFT's <c>target_modules</c>; null (default) is <c>c_attn</c> for GPT-2, <c>q_proj</c> and <c>v_proj</c> otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
     public IReadOnlyList<string>? LoraTargetModules { get; init; }
 
     /// <summary>
     /// With <see cref="Model"/> or <see cref="Tokenizer"/>: the most tokens of a sequence (TRL's <c>max_length</c>;
     /// prompts are cut from the left first). Null (default) truncates nothing: every row must then fit the model's context.
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
     public int? MaxLength { get; init; }
 
     /// <summary>The pretrained model and tokenizer options together.</summary>
