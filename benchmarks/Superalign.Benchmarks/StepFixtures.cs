@@ -136,9 +136,13 @@ public sealed class StepFixture : IDisposable
     /// A GPT-2-shaped pretrained-layout student with random weights (<see cref="PretrainedCausalLm.CreateRandom"/>:
     /// GPT-2's vocabulary and 1024 positions, heads of width 64, tanh GELU); <c>d768-L12-T128</c> is GPT-2 small (124 M).
     /// </summary>
-    public static StepFixture Gpt2(int dim, int layers, int seq, int pairs, bool flat = true) =>
-        Lm(PretrainedCausalLm.CreateRandom(new Gpt2Config(StepCost.Gpt2Vocabulary, StepCost.Gpt2Positions, dim, layers, Math.Max(1, dim / 64)), seed: 1, CPU),
-            StepCost.Gpt2Vocabulary, seq, pairs, flat);
+    /// <param name="lora">LoRA adapters to attach before training (only they train), or null for full fine-tuning.</param>
+    public static StepFixture Gpt2(int dim, int layers, int seq, int pairs, bool flat = true, Superalign.Students.Adapters.LoraOptions? lora = null)
+    {
+        var student = PretrainedCausalLm.CreateRandom(new Gpt2Config(StepCost.Gpt2Vocabulary, StepCost.Gpt2Positions, dim, layers, Math.Max(1, dim / 64)), seed: 1, CPU);
+        if (lora is not null) Superalign.Students.Adapters.Lora.Apply(student, lora, seed: 0);
+        return Lm(student, StepCost.Gpt2Vocabulary, seq, pairs, flat);
+    }
 
     private static StepFixture Lm(IStudent student, int vocab, int seq, int pairs, bool flat)
     {
