@@ -7,7 +7,6 @@ using Superalign.Experiments.Tasks;
 using Superalign.Objectives.Competence;
 using Superalign.Objectives.Conformity;
 using Superalign.Optimization;
-using Superalign.Supervision;
 using static TorchSharp.torch;
 
 namespace Superalign.Experiments.Protocols;
@@ -208,14 +207,8 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
     internal static (IReadOnlyList<PreferenceRecord> Records, double AgreedShare) JudgeRecords(ValueConflictTask task, ILanguageModelStudent judge, IReadOnlyList<PreferenceRecord> records)
     {
         if (records.Count == 0) return (records, double.NaN);
-        var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
-        double[] prefer;
-        using (var scope = NewDisposeScope())
-        {
-            var (tc, mc) = task.Tokenizer.EncodeExamples(records.Select(r => (r.Prompt, r.Chosen)).ToList(), task.SequenceLength);
-            var (tr, mr) = task.Tokenizer.EncodeExamples(records.Select(r => (r.Prompt, r.Rejected)).ToList(), task.SequenceLength);
-            prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(tc, mc), ResponseBatch.ForCausalLm(tr, mr)).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-        }
+        var prefer = LmTraining.JudgeVerdicts(task.Tokenizer, task.SequenceLength, judge, records.Select(r => r.Prompt).ToList(),
+            records.Select(r => r.Chosen).ToList(), records.Select(r => r.Rejected).ToList());
         var judged = records.Select((r, i) => prefer[i] < 0.5 ? r with { Chosen = r.Rejected, Rejected = r.Chosen } : r).ToList();
         return (judged, prefer.Average(p => p > 0.5 ? 1.0 : p < 0.5 ? 0.0 : 0.5));
     }

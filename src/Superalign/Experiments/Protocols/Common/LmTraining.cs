@@ -3,6 +3,7 @@ using Superalign.Data;
 using Superalign.Objectives.Competence;
 using Superalign.Optimization;
 using Superalign.Students;
+using Superalign.Supervision;
 using Superalign.Experiments.Tasks;
 using static TorchSharp.torch;
 
@@ -47,5 +48,17 @@ internal static class LmTraining
         using var optimizer = new AlternatingOptimizer(model, CompetenceObjectives.Create(loss), null,
             Options(steps, AlternationSchedules.CompetenceOnly(), learningRate), logger: loggerFactory?.CreateLogger<AlternatingOptimizer>());
         optimizer.Train(data.Batches(batchSize, seed: seed), null, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>The judge's verdicts on pairs (a, b) of responses (1 = prefers a, 0.5 = tie): mean log-probability per token under the judge.</summary>
+    public static double[] JudgeVerdicts(ITokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b,
+        SequenceOptions? sequences = null)
+    {
+        var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
+        using var scope = NewDisposeScope();
+        var (ta, ma) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, a[i])).ToList(), sequenceLength, sequences: sequences);
+        var (tb, mb) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, b[i])).ToList(), sequenceLength, sequences: sequences);
+        var prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(ta, ma), ResponseBatch.ForCausalLm(tb, mb));
+        return prefer.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
     }
 }

@@ -164,7 +164,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         {
             preferA = judge == FeedbackJudge.Oracle
                 ? Enumerable.Range(0, kept.Count).Select(i => Math.Sign(truthA[i] - truthB[i]) * 0.5 + 0.5).ToArray()
-                : Judge(task.Tokenizer, task.SequenceLength, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts.Select(p => p.Text).ToList(), a, b);
+                : LmTraining.JudgeVerdicts(task.Tokenizer, task.SequenceLength, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts.Select(p => p.Text).ToList(), a, b);
         }
         int decisive = 0, agreed = 0;
         for (int i = 0; i < kept.Count; i++)
@@ -223,7 +223,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                     var keptPrompts = kept.Select(i => prompts[i]).ToList();
                     var a = kept.Select(i => first[i]).ToList();
                     var b = kept.Select(i => second[i]).ToList();
-                    var preferA = kept.Count == 0 ? [] : Judge(data.Tokenizer, data.SequenceLength, judgeModel, keptPrompts, a, b, data.Sequences);
+                    var preferA = kept.Count == 0 ? [] : LmTraining.JudgeVerdicts(data.Tokenizer, data.SequenceLength, judgeModel, keptPrompts, a, b, data.Sequences);
                     var records = new List<PreferenceRecord>();
                     for (int i = 0; i < kept.Count; i++)
                     {
@@ -232,7 +232,7 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
                     }
                     // Agreement with your labels, judged before this round's training as the round's pairs were.
                     var test = split.PreferenceTest;
-                    var verdicts = Judge(data.Tokenizer, data.SequenceLength, judgeModel, test.Select(r => r.Prompt).ToList(), test.Select(r => r.Chosen).ToList(), test.Select(r => r.Rejected).ToList(), data.Sequences);
+                    var verdicts = LmTraining.JudgeVerdicts(data.Tokenizer, data.SequenceLength, judgeModel, test.Select(r => r.Prompt).ToList(), test.Select(r => r.Chosen).ToList(), test.Select(r => r.Rejected).ToList(), data.Sequences);
                     agreement = verdicts.Average();
                     TrainOnFeedback(policy, data.Tokenizer, data.SequenceLength, records, seed, pairStream, cancellationToken, data.Sequences);
                 }
@@ -317,18 +317,6 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         using var optimizer = new AlternatingOptimizer(policy, null, objective,
             LmTraining.Options(o.StepsPerRound, AlternationSchedules.ConformityOnly(), o.PreferenceLearningRate), logger: LoggerFactory?.CreateLogger<AlternatingOptimizer>());
         optimizer.Train(null, data.Batches(o.BatchSize, seed: SeedStreams.Mix(seed, PreferenceBatchStream, pairStream)), cancellationToken: cancellationToken);
-    }
-
-    /// <summary>The judge's verdicts on pairs (a, b) of responses (1 = prefers a, 0.5 = tie): mean log-probability per token under the judge.</summary>
-    private static double[] Judge(ITokenizer tokenizer, int sequenceLength, ILanguageModelStudent judge, IReadOnlyList<string> prompts, IReadOnlyList<string> a, IReadOnlyList<string> b,
-        SequenceOptions? sequences = null)
-    {
-        var supervisor = ScoringPreferenceSupervisor.FromJudge(judge, temperature: 0, perToken: true);
-        using var scope = NewDisposeScope();
-        var (ta, ma) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, a[i])).ToList(), sequenceLength, sequences: sequences);
-        var (tb, mb) = tokenizer.EncodeExamples(prompts.Select((p, i) => (p, b[i])).ToList(), sequenceLength, sequences: sequences);
-        var prefer = supervisor.Prefer(ResponseBatch.ForCausalLm(ta, ma), ResponseBatch.ForCausalLm(tb, mb));
-        return prefer.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
     }
 
     /// <summary>One sampled response per prompt, cut to fit the task's sequence length.</summary>
