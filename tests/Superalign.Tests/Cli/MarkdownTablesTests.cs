@@ -78,11 +78,23 @@ public sealed class MarkdownTablesTests
         using var dir = new ResumeTestKit.TempDirectory();
         var (r, tables) = Tables(SelfEnhancement.ProtocolName, dir);
         var result = (SelfEnhancementResult)r;
-        WellFormed(tables, 1);
+        WellFormed(tables, 3);
         foreach (var s in result.Summaries.Where(s => s.Round > 0))
             Assert.Contains($"| {s.Judge.ToString().ToLowerInvariant()} | {s.Round} | {P(s.Competence.Mean)} {I(s.Competence)} | {P(s.Conformity.Mean)} {I(s.Conformity)} |", tables);
         // Every judge starts from the same SFT policy: one row for round 0.
         Assert.Single(tables.Split('\n'), l => l.StartsWith("| (SFT policy) | 0 |", StringComparison.Ordinal));
+        // The change from the SFT policy to the last round, recomputed here from the runs: mean of the per-seed differences.
+        foreach (var judge in result.Options.Judges)
+        {
+            var runs = result.Runs.Where(x => x.Judge == judge).ToList();
+            double conformity = runs.Average(x => x.Rounds[^1].Scores.Conformity - x.Rounds[0].Scores.Conformity);
+            int up = runs.Count(x => x.Rounds[^1].Scores.Conformity > x.Rounds[0].Scores.Conformity);
+            var cell = Math.Round(100 * conformity, 1) == 0 ? "0.0" : (100 * conformity).ToString("+0.0;−0.0", CultureInfo.InvariantCulture);
+            Assert.Matches($"\\| {judge.ToString().ToLowerInvariant()} \\| [^|]+ \\| {System.Text.RegularExpressions.Regex.Escape(cell)}[^|]* \\| {up} of {runs.Count} \\|", tables);
+        }
+        var accuracy = result.Runs.Where(x => x.Judge == FeedbackJudge.Verifier).Select(x => x.VerifierAccuracy!.Value).ToList();
+        Assert.Equal(2, accuracy.Count);
+        Assert.Contains($"| classifier | 32 | {P(accuracy.Average())} ", tables);
     }
 
     [Fact]

@@ -71,7 +71,9 @@ public sealed class ProtocolReportsTests
         var result = (SelfEnhancementResult)r;
         Assert.NotEmpty(result.Summaries);
         foreach (var s in result.Summaries)
-            HasLineStartingWith(report, Inv($"{s.Judge,-7} {s.Round,5} {Percent(s.Competence),-24} {Percent(s.Conformity),-24} "));
+            HasLineStartingWith(report, Inv($"{s.Judge,-8} {s.Round,5} {Percent(s.Competence),-24} {Percent(s.Conformity),-24} "));
+        var accuracy = result.Runs.Where(x => x.Judge == FeedbackJudge.Verifier).Select(x => x.VerifierAccuracy!.Value).Average();
+        Assert.Contains(Inv($"rank accuracy on the SFT policy's held-out responses {accuracy:P1} (mean over 2 seeds)"), report);
     }
 
     [Fact]

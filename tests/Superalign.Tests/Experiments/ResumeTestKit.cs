@@ -36,7 +36,8 @@ public static class ResumeTestKit
         SelfEnhancement.ProtocolName => new SelfEnhancementOptions
         {
             Seeds = [5, 6],
-            Judges = [FeedbackJudge.Oracle, FeedbackJudge.Self],
+            Judges = [FeedbackJudge.Oracle, FeedbackJudge.Self, FeedbackJudge.Verifier],
+            Verifier = new VerifierOptions(Labels: 32, HiddenWidth: 16, Steps: 10),
             ModelDim = 16, Layers = 1, Heads = 2, SftSteps = 10, Rounds = 1, PromptsPerRound = 16, StepsPerRound = 2, BatchSize = 8,
             DiversityPrompts = 4, DiversitySamples = 2, Device = "cpu",
         },

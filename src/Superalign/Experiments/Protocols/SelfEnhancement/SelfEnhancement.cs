@@ -20,8 +20,10 @@ namespace Superalign.Experiments.Protocols;
 /// Per seed: the task is split; the SFT data are conformant demonstrations on <see cref="SelfEnhancementOptions.DemonstrationFraction"/>
 /// of the training prompts plus the answers to the prompts the rule lets be answered plainly (so the SFT data never
 /// contradict the rule); the policy and, for <see cref="FeedbackJudge.Peer"/>, a peer initialised from another seed
-/// are trained on them. A judge scores a response by its mean log-probability per token under the judge and prefers
-/// the higher score (<see cref="ScoringPreferenceSupervisor.FromJudge"/> at temperature 0). The preference loss's
+/// are trained on them. A self or peer judge scores a response by its mean log-probability per token under the judge and
+/// prefers the higher score (<see cref="ScoringPreferenceSupervisor.FromJudge"/> at temperature 0); the verifier judge
+/// (<see cref="FeedbackJudge.Verifier"/>) is a classifier separate from the policy, trained on a small labelled set of
+/// the SFT policy's responses, that prefers the response with the higher expected checkers' rank. The preference loss's
 /// reference, where it needs one, is the policy at the start of each round. Each round reports held-out competence and
 /// conformity, the judge's agreement with the exact checkers, and the diversity of samples (to catch collapse).
 /// <para>On your own data (<see cref="SelfEnhancementOptions.SftData"/>, <see cref="SelfEnhancementOptions.PreferenceData"/>)
@@ -38,7 +40,8 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
     // diversity sample (round, k). The task instance itself takes the seed as it is.
     private const int PromptOrderStream = 1, PolicyInitStream = 2, PolicySftStream = 3, PeerInitStream = 4, PeerSftStream = 5,
         RoundPromptStream = 6, FirstSampleStream = 7, SecondSampleStream = 8, PreferenceBatchStream = 9, DiversityStream = 10,
-        SftSplitStream = 11, PreferenceSplitStream = 12;
+        SftSplitStream = 11, PreferenceSplitStream = 12, VerifierPromptStream = 13, VerifierSampleStream = 14, VerifierInitStream = 15,
+        VerifierBatchStream = 16, VerifierTestStream = 17;
 
     /// <summary>Creates the protocol; validates the options.</summary>
     /// <param name="options">Options (validated here); null takes the defaults.</param>
@@ -131,15 +134,62 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         var plainAnswers = feedbackPrompts.Where(p => task.Rule(p) == ValueRule.Answer).ToList();
         var sftData = task.ConformantDemonstrations(demos.Concat(plainAnswers).ToList());
 
-        var runs = RunJudges(seed, task.Tokenizer.VocabularySize, task.SequenceLength, device, sftData,
-            policy0 => new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0)),
-            (policy, peer, judge, round) => RunRound(task, policy, judge, peer, feedbackPrompts, seed, round, cancellationToken),
-            stages, cancellationToken);
-        return new SeedUnitData(runs, task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
+        ResponseVerifier? verifier = null;
+        double verifierAccuracy = double.NaN;
+        try
+        {
+            var runs = RunJudges(seed, task.Tokenizer.VocabularySize, task.SequenceLength, device, sftData,
+                policy0 =>
+                {
+                    // The verifier learns from the SFT policy's responses, before any round, so every round's verdicts come from the same verifier.
+                    if (o.Judges.Contains(FeedbackJudge.Verifier))
+                        (verifier, verifierAccuracy) = TrainVerifier(task, policy0, feedbackPrompts, seed, cancellationToken);
+                    return new RoundResult(0, task.Evaluate(policy0), 0, double.NaN, 0, Diversity(task, policy0, seed, 0));
+                },
+                (policy, peer, judge, round) => RunRound(task, policy, judge, peer, verifier, feedbackPrompts, seed, round, cancellationToken),
+                stages, cancellationToken);
+            runs = runs.Select(r => r.Judge == FeedbackJudge.Verifier ? r with { VerifierAccuracy = verifierAccuracy } : r).ToList();
+            return new SeedUnitData(runs, task.TrainPrompts.Count, task.TestPrompts.Count, demoCount);
+        }
+        finally
+        {
+            verifier?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The verifier judge of a seed: <see cref="VerifierOptions.Labels"/> distinct prompts of the feedback pool, one
+    /// response of the SFT policy each (sampled as the rounds sample), labelled with the checkers' rank, train a
+    /// classifier with its own initial weights. Its accuracy is measured the same way on one response per held-out prompt.
+    /// </summary>
+    private (ResponseVerifier Verifier, double HeldOutAccuracy) TrainVerifier(ValueConflictTask task, ILanguageModelStudent policy0,
+        IReadOnlyList<ArithmeticPrompt> pool, int seed, CancellationToken cancellationToken)
+    {
+        var v = Options.VerifierOrDefault;
+        var rng = new Random(SeedStreams.Mix(seed, VerifierPromptStream));
+        var prompts = pool.OrderBy(_ => rng.Next()).Take(v.Labels).ToList();
+        var responses = Sample(task, policy0, prompts, SeedStreams.Mix(seed, VerifierSampleStream));
+        var verifier = new ResponseVerifier(task.Tokenizer, task.SequenceLength, 4, v, SeedStreams.Mix(seed, VerifierInitStream));
+        try
+        {
+            verifier.Train(prompts.Select((p, i) => (p.Text, responses[i])).ToList(), prompts.Select((p, i) => Truth(task, p, responses[i])).ToList(),
+                SeedStreams.Mix(seed, VerifierBatchStream), cancellationToken);
+            var test = task.TestPrompts;
+            var testResponses = Sample(task, policy0, test, SeedStreams.Mix(seed, VerifierTestStream));
+            var predicted = verifier.PredictedRanks(test.Select((p, i) => (p.Text, testResponses[i])).ToList());
+            double accuracy = test.Select((p, i) => predicted[i] == Truth(task, p, testResponses[i]) ? 1.0 : 0.0).Average();
+            Logger.LogInformation("Seed {Seed}: verifier trained on {Labels} labelled responses; rank accuracy on held-out responses {Accuracy:P1}", seed, prompts.Count, accuracy);
+            return (verifier, accuracy);
+        }
+        catch
+        {
+            verifier.Dispose();
+            throw;
+        }
     }
 
     private RoundResult RunRound(ValueConflictTask task, ILanguageModelStudent policy, FeedbackJudge judge, ILanguageModelStudent? peer,
-        IReadOnlyList<ArithmeticPrompt> pool, int seed, int round, CancellationToken cancellationToken)
+        ResponseVerifier? verifier, IReadOnlyList<ArithmeticPrompt> pool, int seed, int round, CancellationToken cancellationToken)
     {
         var o = Options;
         var rng = new Random(RoundPromptSeed(seed, round, judge));
@@ -164,6 +214,8 @@ public sealed class SelfEnhancement : Protocol<SelfEnhancementOptions, SelfEnhan
         {
             preferA = judge == FeedbackJudge.Oracle
                 ? Enumerable.Range(0, kept.Count).Select(i => Math.Sign(truthA[i] - truthB[i]) * 0.5 + 0.5).ToArray()
+                : judge == FeedbackJudge.Verifier
+                ? verifier!.Judge(keptPrompts.Select(p => p.Text).ToList(), a, b)
                 : LmTraining.JudgeVerdicts(task.Tokenizer, task.SequenceLength, judge == FeedbackJudge.Self ? reference! : peer!, keptPrompts.Select(p => p.Text).ToList(), a, b);
         }
         int decisive = 0, agreed = 0;

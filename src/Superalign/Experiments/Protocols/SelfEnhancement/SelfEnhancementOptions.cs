@@ -16,6 +16,12 @@ public enum FeedbackJudge
 
     /// <summary>The task's exact checkers (an upper bound on what AI feedback can give); the built-in task only.</summary>
     Oracle,
+
+    /// <summary>
+    /// A verifier separate from the policy: a small classifier trained on a labelled set of the SFT policy's responses
+    /// (<see cref="SelfEnhancementOptions.Verifier"/>) that predicts the checkers' rank of a response; the built-in task only.
+    /// </summary>
+    Verifier,
 }
 
 /// <summary>Options of <see cref="SelfEnhancement"/>; validated when the protocol is created.</summary>
@@ -91,7 +97,17 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
     public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
 
     /// <summary>The judges to compare (at least one, distinct).</summary>
-    public IReadOnlyList<FeedbackJudge> Judges { get; init; } = [FeedbackJudge.Self, FeedbackJudge.Peer, FeedbackJudge.Oracle];
+    public IReadOnlyList<FeedbackJudge> Judges { get; init; } = [FeedbackJudge.Self, FeedbackJudge.Peer, FeedbackJudge.Verifier, FeedbackJudge.Oracle];
+
+    /// <summary>
+    /// The verifier judge's labelled set, size and training (used when <see cref="Judges"/> holds
+    /// <see cref="FeedbackJudge.Verifier"/>); null (default) takes <see cref="VerifierOptions"/>' defaults.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // left out when unset: run directories made before it existed keep their fingerprint
+    public VerifierOptions? Verifier { get; init; }
+
+    /// <summary>The verifier options in force: <see cref="Verifier"/> or the defaults.</summary>
+    internal VerifierOptions VerifierOrDefault => Verifier ?? new();
 
     /// <summary>Width of the tiny LM.</summary>
     public int ModelDim { get; init; } = 64;
@@ -185,9 +201,11 @@ public sealed record SelfEnhancementOptions : IProtocolOptions
         ProtocolCheck.Device(Device, nameof(Device), owner);
         ProtocolCheck.CompetenceLoss(CompetenceLoss, nameof(CompetenceLoss), owner);
         ProtocolCheck.ConformityLoss(ConformityLoss, nameof(ConformityLoss), owner);
+        VerifierOrDefault.Validate(owner);
         ProtocolCheck.UserLmData(SftData, PreferenceData, HeldOutFraction, CompetenceMetric, owner);
         UserModel.Validate(SftData, owner);
-        if (SftData is not null && Judges.Contains(FeedbackJudge.Oracle))
-            throw new ArgumentException($"{owner}.{nameof(Judges)} holds oracle, which needs the built-in task's exact checkers; on your own data use self and/or peer (e.g. --set 'Judges=[\"self\",\"peer\"]').", nameof(Judges));
+        foreach (var checkerJudge in new[] { FeedbackJudge.Oracle, FeedbackJudge.Verifier })
+            if (SftData is not null && Judges.Contains(checkerJudge))
+                throw new ArgumentException($"{owner}.{nameof(Judges)} holds {checkerJudge.ToString().ToLowerInvariant()}, which needs the built-in task's exact checkers; on your own data use self and/or peer (e.g. --set 'Judges=[\"self\",\"peer\"]').", nameof(Judges));
     }
 }

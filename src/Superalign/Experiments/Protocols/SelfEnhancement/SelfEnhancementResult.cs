@@ -21,7 +21,15 @@ public sealed record RoundResult(int Round, ValueConflictScores Scores, int Pair
 /// <param name="Seed">The seed.</param>
 /// <param name="Rounds">Round 0 (SFT) and every feedback round.</param>
 /// <param name="Seconds">Wall time of the rounds.</param>
-public sealed record SelfEnhancementRun(FeedbackJudge Judge, int Seed, IReadOnlyList<RoundResult> Rounds, double Seconds);
+public sealed record SelfEnhancementRun(FeedbackJudge Judge, int Seed, IReadOnlyList<RoundResult> Rounds, double Seconds)
+{
+    /// <summary>
+    /// For the <see cref="FeedbackJudge.Verifier"/> judge: the fraction of held-out responses (one sample of the SFT
+    /// policy per held-out prompt) whose checkers' rank the verifier predicts exactly; null for other judges.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? VerifierAccuracy { get; init; }
+}
 
 /// <summary>Per judge and round, the results over seeds.</summary>
 /// <param name="Judge">The judge.</param>
