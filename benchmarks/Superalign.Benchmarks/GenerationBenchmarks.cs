@@ -56,3 +56,52 @@ public class GenerationBenchmarks
         _model.Dispose();
     }
 }
+
+/// <summary>
+/// The same greedy generation (8 prompts of 32 tokens, 128 new tokens, d 256, 4 layers, 4 heads, vocabulary 256,
+/// context 256) with this library's KV cache against PyTorch eager with its own KV cache
+/// (<c>benchmarks/peer/torch_peer.py --phase generate</c>: prefill, then one position per token, as Hugging Face's
+/// <c>generate(use_cache=True)</c>), side by side in one run at the same thread count. Random weights on both sides
+/// (the work per token does not depend on them); the Ratio column reads "peer time / Superalign time".
+/// </summary>
+[MemoryDiagnoser]
+public class GenerationPeerBenchmarks
+{
+    private const int Batch = 8, PromptLength = 32, NewTokens = 128;
+    private TinyCausalLm? _model;
+    private Tensor? _prompts;
+    private TorchPeer? _peer;
+    private readonly GenerationOptions _options = new(NewTokens, Temperature: 0);
+
+    [GlobalSetup(Target = nameof(ThisLibraryWithCache))]
+    public void SetupLibrary()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        _model = new TinyCausalLm(new TinyCausalLmOptions(VocabularySize: 256, MaxSequenceLength: 256, ModelDim: 256, Layers: 4, Heads: 4, Seed: 1), CPU);
+        using var g = new Generator(7, CPU);
+        _prompts = randint(0, 256, new long[] { Batch, PromptLength }, generator: g);
+        _prompts.DetachFromDisposeScope();
+    }
+
+    [GlobalSetup(Target = nameof(PyTorchEagerWithCache))]
+    public void SetupPeer() => _peer = new TorchPeer("lm", "d256-L4-T256", "generate", cachedReference: false, Environment.ProcessorCount, warmupSteps: 1);
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Batch * NewTokens)]
+    public long ThisLibraryWithCache()
+    {
+        using var tokens = LanguageModelGeneration.Generate(_model!, _prompts!, null, _options);
+        return tokens.shape[1];
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch * NewTokens)]
+    public void PyTorchEagerWithCache() => _peer!.Run(1);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _peer?.Dispose();
+        _prompts?.Dispose();
+        _model?.Dispose();
+        (_peer, _prompts, _model) = (null, null, null);
+    }
+}

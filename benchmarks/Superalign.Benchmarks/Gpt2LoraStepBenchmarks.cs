@@ -27,7 +27,7 @@ public class Gpt2LoraStepBenchmarks
         torch.set_num_threads(Environment.ProcessorCount);
         var (dim, layers, seq) = StepCost.ParseLm("d768-L12-T128");
         _fixture = StepFixture.Gpt2(dim, layers, seq, StepCost.Gpt2Pairs, flat: true,
-            lora: Lora ? new LoraOptions { Rank = 8, Alpha = 16, TargetModules = ["c_attn"] } : null);
+            lora: Lora ? StepFixture.Gpt2Lora : null);
         long trainable = _fixture.Student.Parameters().Sum(p => p.numel());
         Console.WriteLine($"// lora={Lora}: trainable scalars {trainable:N0}; gradient + AdamW state {trainable * 4 * 3 / 1024.0 / 1024.0:F1} MiB; " +
                           $"setup peak RSS {PeakResidentMiB():N0} MiB, resident after setup {ResidentMiB("VmRSS:"):N0} MiB");

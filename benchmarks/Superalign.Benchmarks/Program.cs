@@ -12,7 +12,8 @@ namespace Superalign.Benchmarks;
 /// <item><c>dotnet run -c Release --project benchmarks/Superalign.Benchmarks -- [--quick] [BenchmarkDotNet args]</c>:
 /// with no <c>--filter</c>, the MLP and tiny-LM step benchmarks, the matmul peak and (where Python with torch is found) the PyTorch
 /// peer comparison; the GPT-2-shaped classes only when a filter names them. <c>--quick</c>: short runs.</item>
-/// <item><c>... -- --soak [steps] [mlp|lm] [shape]</c>: the leak check (default 10,000 steps on the 64x256x3 MLP).</item>
+/// <item><c>... -- --soak [steps] [mlp|lm|gpt2|gpt2-lora] [shape]</c>: the leak check (default 10,000 steps on the
+/// 64x256x3 MLP); under <c>/usr/bin/time -v</c> it also gives a fixture's peak memory.</item>
 /// <item><c>... -- --paired [seconds] [fixture ...]</c>: the ratio targets as interleaved pairs in one process (see
 /// <see cref="Paired"/>; default 20 s per comparison, every fixture; writes paired.json).</item>
 /// <item><c>... -- --threads [seconds]</c>: one thread against all cores per MLP width, interleaved (see
@@ -27,7 +28,7 @@ public static class Program
         {
             long steps = args.Length > 1 ? long.Parse(args[1]) : 10_000;
             string model = args.Length > 2 ? args[2] : "mlp";
-            string shape = args.Length > 3 ? args[3] : model == "mlp" ? "64x256x3" : "d128-L2-T64";
+            string shape = args.Length > 3 ? args[3] : model == "mlp" ? "64x256x3" : model.StartsWith("gpt2", StringComparison.Ordinal) ? "d768-L12-T128" : "d128-L2-T64";
             return Soak.Run(model, shape, steps, tolerancePercent: 3, jsonPath: "soak.json");
         }
         if (args.Length > 0 && args[0] == "--paired")

@@ -25,8 +25,18 @@ public sealed class StepFixture : IDisposable
     {
         Student = student;
         PreferenceDataset cached;
-        using (var reference = student.Clone())
+        if (student is TorchStudent adapted && Superalign.Students.Adapters.Lora.HasAdapters(adapted))
+        {
+            // With LoRA the reference is the same model with its adapters switched off (what AdapterDisabledReference
+            // does): no second copy of the weights, so the process's peak memory shows what LoRA saves.
+            using (Superalign.Students.Adapters.Lora.DisableAdapters(adapted))
+                cached = pref.WithReferenceLogProbs(student);
+        }
+        else
+        {
+            using var reference = student.Clone();
             cached = pref.WithReferenceLogProbs(reference);
+        }
         _sup = sup.Batches(supBatch, seed: 1, dropLast: true);
         _pref = cached.Batches(prefBatch, seed: 2, dropLast: true);
         var options = new AlternatingOptimizerOptions { TotalSteps = 1_000_000_000, LearningRate = LearningRate, FlatParameterBuffer = flat, LogEvery = 0, MaxGradientNorm = MaxNorm };
@@ -108,10 +118,17 @@ public sealed class StepFixture : IDisposable
             case "gpt2":
                 var (gd, gl, gt) = StepCost.ParseLm(shape);
                 return Gpt2(gd, gl, gt, StepCost.Gpt2Pairs, flat);
+            case "gpt2-lora":
+                // LoRA r 8, α 16 on c_attn (PEFT's GPT-2 default), as Gpt2LoraStepBenchmarks.
+                var (ld, ll, lt) = StepCost.ParseLm(shape);
+                return Gpt2(ld, ll, lt, StepCost.Gpt2Pairs, flat, Gpt2Lora);
             default:
-                throw new ArgumentException($"Unknown model '{model}' (mlp, lm or gpt2).", nameof(model));
+                throw new ArgumentException($"Unknown model '{model}' (mlp, lm, gpt2 or gpt2-lora).", nameof(model));
         }
     }
+
+    /// <summary>The LoRA adapters of the GPT-2 LoRA fixtures: r 8, α 16 on <c>c_attn</c> (PEFT's GPT-2 default target).</summary>
+    public static Superalign.Students.Adapters.LoraOptions Gpt2Lora => new() { Rank = 8, Alpha = 16, TargetModules = ["c_attn"] };
 
     /// <summary>An MLP classifier with inputs <paramref name="features"/> and hidden width <paramref name="width"/> × <paramref name="depth"/>.</summary>
     public static StepFixture Mlp(int features, int width, int depth, int batch, bool flat = true)

@@ -164,6 +164,23 @@ class Block(nn.Module):
     def _residual(self, branch):
         return self.drop(branch) if self.dropout > 0 else branch
 
+    def forward_cached(self, x, cache):
+        """Eval-mode forward of new positions x [B, N, d] after the cached ones: cache is None (prefill, causal over x)
+        or (k, v) of the earlier positions [B, H, P, d/H]; returns (output, the cache extended by x's keys and values)."""
+        h = self.ln_1(x)
+        b, n, d = h.shape
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        if cache is not None:
+            k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        if n > 1:  # prefill: causal within the new positions (one new position sees every cached one)
+            past = k.size(2) - n
+            att = att.masked_fill(self.causal_mask[past:past + n, :past + n], float("-inf"))
+        y = att.softmax(dim=-1) @ v
+        x = x + self.attn_out(y.transpose(1, 2).reshape(b, n, d))
+        x = x + self.mlp_out(F.gelu(self.mlp_in(self.ln_2(x)), approximate=self.gelu))
+        return x, (k, v)
+
     def forward(self, x):
         x = x + self._residual(self._attn(self.ln_1(x)))
         return x + self._residual(self.mlp_out(F.gelu(self.mlp_in(self.ln_2(x)), approximate=self.gelu)))
@@ -191,6 +208,69 @@ class TinyCausalLm(nn.Module):
         for block in self.blocks:
             x = block(x)
         return F.linear(self.ln_f(x), self.tok_emb.weight)  # tied head
+
+    def forward_cached(self, tokens, caches, position):
+        """Logits of the last new position of tokens [B, N] that start at `position`, with every block's KV cache
+        (None entries at prefill); returns (logits [B, V], the extended caches)."""
+        x = self.tok_emb(tokens) + self.pos_emb[position: position + tokens.size(1)]
+        out = []
+        for block, cache in zip(self.blocks, caches):
+            x, cache = block.forward_cached(x, cache)
+            out.append(cache)
+        return F.linear(self.ln_f(x[:, -1]), self.tok_emb.weight), out
+
+
+# The generation benchmark's shape (GenerationBenchmarks.cs): d256, 4 layers, 4 heads, vocabulary 256, context 256;
+# 8 prompts of 32 tokens, 128 new tokens, greedy.
+GEN_VOCAB, GEN_BATCH, GEN_PROMPT, GEN_NEW = 256, 8, 32, 128
+
+
+class GenerationPeer:
+    """Greedy generation in PyTorch eager with its own KV cache (prefill in one forward, then one position per token),
+    as a Hugging Face model's generate(use_cache=True) does; `step()` is one generation of GEN_NEW tokens for the batch."""
+
+    def __init__(self, shape, seed, check):
+        d, layers, context = (int(s[1:]) for s in shape.split("-"))
+        if context < GEN_PROMPT + GEN_NEW:
+            raise SystemExit(f"--shape {shape}: the context T must hold {GEN_PROMPT} + {GEN_NEW} tokens")
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        self.model = TinyCausalLm(GEN_VOCAB, context, d, layers, max(1, d // 64), attention="explicit").eval()
+        self.expected_params = lm_expected_params(GEN_VOCAB, context, d, layers)
+        self.params = sum(p.numel() for p in self.model.parameters())
+        self.prompts = torch.randint(GEN_VOCAB, (GEN_BATCH, GEN_PROMPT), generator=g)
+        self.last = {}
+        if check:
+            # The cache must not change the tokens: compare with the loop that re-reads the whole sequence.
+            with torch.no_grad():
+                cached, free = self.generate(), self.generate_without_cache()
+            if not torch.equal(cached, free):
+                raise SystemExit("torch_peer: cached and cache-free greedy generation differ")
+            log("torch_peer: cached and cache-free greedy generation agree on every token")
+
+    @torch.no_grad()
+    def generate(self):
+        logits, caches = self.model.forward_cached(self.prompts, [None] * len(self.model.blocks), 0)
+        out = [self.prompts]
+        position = self.prompts.size(1)
+        for i in range(GEN_NEW):
+            token = logits.argmax(-1, keepdim=True)
+            out.append(token)
+            if i + 1 < GEN_NEW:
+                logits, caches = self.model.forward_cached(token, caches, position)
+                position += 1
+        return torch.cat(out, dim=1)
+
+    @torch.no_grad()
+    def generate_without_cache(self):
+        tokens = self.prompts
+        for _ in range(GEN_NEW):
+            tokens = torch.cat((tokens, self.model(tokens)[:, -1].argmax(-1, keepdim=True)), dim=1)
+        return tokens
+
+    def step(self):
+        tokens = self.generate()
+        self.last = {"tokens": int(tokens.size(1))}
 
 
 def lm_expected_params(vocab, max_len, d, layers):
@@ -378,7 +458,9 @@ def parse_args(argv=None):
     p.add_argument("--shape", default=None,
                    help="mlp: FEATURESxWIDTHxDEPTH (64x256x3, 128x1024x3); lm and gpt2: dD-LL-TT (d128-L2-T64, d256-L4-T128; "
                         "gpt2: d768-L12-T128 = GPT-2 small, 124M parameters)")
-    p.add_argument("--phase", choices=["competence", "conformity", "alternating"], required=True)
+    p.add_argument("--phase", choices=["competence", "conformity", "alternating", "generate"], required=True,
+                   help="generate (--model lm only): one 'step' is greedy generation of 128 new tokens for 8 prompts of "
+                        "32 tokens with a KV cache (shape dD-LL-TT, T = context >= 160; the C# GenerationBenchmarks use d256-L4-T256)")
     p.add_argument("--cached-reference", action="store_true",
                    help="precompute the reference log-probs once for the data set (as the C# fixture does) "
                         "instead of a reference forward under no_grad every conformity step")
@@ -398,6 +480,8 @@ def parse_args(argv=None):
         args.attention = "sdpa" if has_sdpa else "explicit"
     elif args.attention == "sdpa" and not has_sdpa:
         p.error(f"torch {torch.__version__} has no F.scaled_dot_product_attention; use --attention explicit")
+    if args.phase == "generate" and args.model != "lm":
+        p.error("--phase generate needs --model lm")
     if args.threads < 1 or args.steps < 1 or args.warmup < 0:
         p.error("--threads and --steps must be >= 1, --warmup >= 0")
     try:
@@ -421,7 +505,10 @@ def main(argv=None):
     if args.serve:
         sys.stdout = sys.stderr
 
-    peer = Peer(args.model, args.shape, args.phase, args.cached_reference, args.seed, args.attention)
+    # Standalone generation first checks its cache against the cache-free loop (minutes on a slow BLAS); serve mode,
+    # timed by the C# harness, skips the check.
+    peer = (GenerationPeer(args.shape, args.seed, check=not args.serve) if args.phase == "generate"
+            else Peer(args.model, args.shape, args.phase, args.cached_reference, args.seed, args.attention))
     log(f"torch_peer: torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model} {args.shape}, "
         f"phase {args.phase}, cached_reference {args.cached_reference}"
         + (f", attention {args.attention}" if args.model != "mlp" else "")
