@@ -23,16 +23,26 @@ public class GenerationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        torch.set_num_threads(Environment.ProcessorCount);
-        _model = new TinyCausalLm(new TinyCausalLmOptions(VocabularySize: 256, MaxSequenceLength: 256, ModelDim: 256, Layers: 4, Heads: 4, Seed: 1), CPU);
-        using var g = new Generator(7, CPU);
-        _prompts = randint(0, 256, new long[] { Batch, PromptLength }, generator: g);
-        _prompts.DetachFromDisposeScope();
+        (_model, _prompts) = Fixture(Batch, PromptLength);
         // Same tokens both ways (greedy), checked once so the comparison is between equal outputs.
         using var cached = LanguageModelGeneration.Generate(_model, _prompts, null, _options);
         using var free = _model.GenerateWithoutCache(_prompts, _options);
         using var same = cached.eq(free).all();
         if (!same.item<bool>()) throw new InvalidOperationException("cached and cache-free greedy generation differ");
+    }
+
+    /// <summary>
+    /// The model and prompts of both generation benchmarks (all threads): d 256, 4 layers, 4 heads, vocabulary 256,
+    /// context 256, seed 1; <paramref name="batch"/> random prompts of <paramref name="length"/> tokens, seed 7.
+    /// </summary>
+    internal static (TinyCausalLm Model, Tensor Prompts) Fixture(int batch, int length)
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        var model = new TinyCausalLm(new TinyCausalLmOptions(VocabularySize: 256, MaxSequenceLength: 256, ModelDim: 256, Layers: 4, Heads: 4, Seed: 1), CPU);
+        using var g = new Generator(7, CPU);
+        var prompts = randint(0, 256, new long[] { batch, length }, generator: g);
+        prompts.DetachFromDisposeScope();
+        return (model, prompts);
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Batch * NewTokens)]
@@ -76,11 +86,7 @@ public class GenerationPeerBenchmarks
     [GlobalSetup(Target = nameof(ThisLibraryWithCache))]
     public void SetupLibrary()
     {
-        torch.set_num_threads(Environment.ProcessorCount);
-        _model = new TinyCausalLm(new TinyCausalLmOptions(VocabularySize: 256, MaxSequenceLength: 256, ModelDim: 256, Layers: 4, Heads: 4, Seed: 1), CPU);
-        using var g = new Generator(7, CPU);
-        _prompts = randint(0, 256, new long[] { Batch, PromptLength }, generator: g);
-        _prompts.DetachFromDisposeScope();
+        (_model, _prompts) = GenerationBenchmarks.Fixture(Batch, PromptLength);
     }
 
     [GlobalSetup(Target = nameof(PyTorchEagerWithCache))]
