@@ -59,6 +59,20 @@ internal static class AlignmentTaxReport
             foreach (var d in result.Differences)
                 output.WriteLine($"| {d.First} − {d.Second} | {PointsCell(d.Competence)} | {PointsCell(d.Conformity)} | {PointsCell(d.CompetenceDrop)} | {d.FirstWins} of {d.Competence.Count} |");
         }
+        // Every arm on unweakened pairs against the sequential arm of the first comparison (alternating − sequential is the
+        // headline), paired by seed: where each schedule sits relative to the usual practice, whichever comparisons the run named.
+        var sequential = o.Comparisons.Count > 0 && result.Runs.Any(r => r.Arm == o.Comparisons[0].Second) ? o.Comparisons[0].Second : null;
+        if (sequential is not null && o.Seeds.Count > 1)
+        {
+            output.WriteLine();
+            output.WriteLine($"| arm − {sequential} (paired, t, {o.Seeds.Count} seeds) | competence | conformity | competence drop | seeds better on competence, not worse on conformity |");
+            output.WriteLine("|---|---|---|---|---|");
+            foreach (var arm in o.Arms.Where(a => a.Name != sequential && !a.PairsOrOracle.IsWeak && result.Runs.Any(r => r.Arm == a.Name)))
+            {
+                var d = result.Compare(arm.Name, sequential);
+                output.WriteLine($"| {arm.Name} | {PointsCell(d.Competence)} | {PointsCell(d.Conformity)} | {PointsCell(d.CompetenceDrop)} | {d.FirstWins} of {d.Competence.Count} |");
+            }
+        }
         WriteHeldOut(result, output, markdown: true);
         var weak = result.Summaries.Where(s => s.WeakJudge is not null).ToList();
         if (weak.Count == 0) return;

@@ -98,6 +98,23 @@ public sealed class MarkdownTablesTests
     }
 
     [Fact]
+    public void Alignment_tax_tables_pair_every_arm_with_the_sequential_arm()
+    {
+        using var dir = new ResumeTestKit.TempDirectory();
+        var (r, tables) = Tables(AlignmentTax.ProtocolName, dir);
+        var result = (AlignmentTaxResult)r;
+        string sequential = result.Options.Comparisons[0].Second;
+        Assert.Contains($"| arm − {sequential} (paired, t, 2 seeds) |", tables);
+        foreach (var arm in result.Options.Arms.Where(a => a.Name != sequential))
+        {
+            var d = result.Compare(arm.Name, sequential);
+            static string S(double v) => Math.Round(100 * v, 1).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+            static string Cell(SummaryStatistics x) => $"{S(x.Mean)} [{S(x.Lower)}, {S(x.Upper)}]";
+            Assert.Contains($"| {arm.Name} | {Cell(d.Competence)} | {Cell(d.Conformity)} | {Cell(d.CompetenceDrop)} | {d.FirstWins} of 2 |", tables);
+        }
+    }
+
+    [Fact]
     public void Gap_annealing_tables_have_the_arms_and_the_paired_comparison()
     {
         using var dir = new ResumeTestKit.TempDirectory();

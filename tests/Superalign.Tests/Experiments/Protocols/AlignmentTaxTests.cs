@@ -73,6 +73,13 @@ public class AlignmentTaxTests
         Assert.Equal(["competence-only", "joint", "joint-equal-updates", "orpo→sft", "sft→orpo", "alternating-1:3"], result.TradeOff.Select(p => p.Arm));
         Assert.Equal(0.75, result.TradeOff[^1].ConformityShare, 12);
         Assert.Contains("'sft→orpo' − 'orpo→sft'", result.Verdict);
+        // Any two arms pair up after the run, named in Comparisons or not; an arm without runs is refused by name.
+        var alternating = result.Runs.Where(r => r.Arm == "alternating-1:3").OrderBy(r => r.Seed).ToList();
+        var adHoc = result.Compare("alternating-1:3", "sft→orpo");
+        Assert.Equal(((alternating[0].Scores.Conformity - a[0].Scores.Conformity) + (alternating[1].Scores.Conformity - a[1].Scores.Conformity)) / 2, adHoc.Conformity.Mean, 12);
+        Assert.Equal(alternating.Zip(a).Count(p => p.First.Scores.Competence > p.Second.Scores.Competence && p.First.Scores.Conformity >= p.Second.Scores.Conformity), adHoc.FirstWins);
+        Assert.Equal(difference, result.Compare("sft→orpo", "orpo→sft"));
+        Assert.Equal("first", Assert.Throws<ArgumentException>(() => result.Compare("no-such-arm", "sft→orpo")).ParamName);
 
         var back = ProtocolJson.Deserialize<AlignmentTaxResult>(ProtocolJson.Serialize(result));
         Assert.Equal(result.Runs.Select(r => r.Scores), back.Runs.Select(r => r.Scores));

@@ -350,14 +350,8 @@ public sealed class AlignmentTax : Protocol<AlignmentTaxOptions, AlignmentTaxRes
                 Of(mine.Select(r => r.PairAccuracy)), ConformityPgr(a, mine, runs));
         }).ToList();
         var names = o.Arms.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
-        var differences = o.Comparisons.Where(c => names.Contains(c.First) && names.Contains(c.Second)).Select(c =>
-        {
-            var a = RunsOf(c.First);
-            var z = RunsOf(c.Second);
-            return new ArmDifference(c.First, c.Second, Of(a.Zip(z, (x, y) => x.Scores.Competence - y.Scores.Competence)),
-                Of(a.Zip(z, (x, y) => x.Scores.Conformity - y.Scores.Conformity)), Of(a.Zip(z, (x, y) => x.CompetenceDrop - y.CompetenceDrop)),
-                a.Zip(z).Count(p => p.First.Scores.Competence > p.Second.Scores.Competence && p.First.Scores.Conformity >= p.Second.Scores.Conformity));
-        }).ToList();
+        var differences = o.Comparisons.Where(c => names.Contains(c.First) && names.Contains(c.Second))
+            .Select(c => AlignmentTaxResult.Compare(runs, c.First, c.Second, level)).ToList();
         var tradeOff = o.Arms.Select(a =>
         {
             var mine = RunsOf(a.Name);

@@ -92,7 +92,32 @@ public sealed record ArmDifference(string First, string Second, SummaryStatistic
 /// <param name="WallSeconds">Wall time of the run (or of the merge).</param>
 public sealed record AlignmentTaxResult(AlignmentTaxOptions Options, IReadOnlyList<int> TrainPrompts, IReadOnlyList<int> TestPrompts, IReadOnlyList<ValueConflictScores> Base,
     IReadOnlyList<ArmRun> Runs, IReadOnlyList<ArmSummary> Summaries, IReadOnlyList<ArmDifference> Differences, IReadOnlyList<TradeOffPoint> TradeOff,
-    string Verdict, double WallSeconds) : IProtocolResult;
+    string Verdict, double WallSeconds) : IProtocolResult
+{
+    /// <summary>
+    /// The paired difference <paramref name="first"/> − <paramref name="second"/> over the seeds (t intervals at the
+    /// options' confidence level), for any two arms of the run, whether or not <see cref="AlignmentTaxOptions.Comparisons"/> names them.
+    /// </summary>
+    /// <exception cref="ArgumentException">An arm has no runs, or the two arms ran on different seeds.</exception>
+    public ArmDifference Compare(string first, string second) => Compare(Runs, first, second, Options.ConfidenceLevel);
+
+    /// <summary>The paired difference of two arms' runs, seed by seed (see <see cref="Compare(string, string)"/>).</summary>
+    internal static ArmDifference Compare(IReadOnlyList<ArmRun> runs, string first, string second, double level)
+    {
+        List<ArmRun> Of(string arm)
+        {
+            var mine = runs.Where(r => r.Arm == arm).OrderBy(r => r.Seed).ToList();
+            return mine.Count > 0 ? mine : throw new ArgumentException($"The result has no run of arm '{arm}'.", arm == first ? nameof(first) : nameof(second));
+        }
+        var a = Of(first);
+        var z = Of(second);
+        if (!a.Select(r => r.Seed).SequenceEqual(z.Select(r => r.Seed)))
+            throw new ArgumentException($"Arms '{first}' and '{second}' ran on different seeds, so they cannot be paired.", nameof(second));
+        SummaryStatistics Paired(Func<ArmRun, double> value) => MeanSummary.Of(a.Zip(z, (x, y) => value(x) - value(y)).ToList(), level);
+        return new ArmDifference(first, second, Paired(r => r.Scores.Competence), Paired(r => r.Scores.Conformity), Paired(r => r.CompetenceDrop),
+            a.Zip(z).Count(p => p.First.Scores.Competence > p.Second.Scores.Competence && p.First.Scores.Conformity >= p.Second.Scores.Conformity));
+    }
+}
 
 /// <summary>One point of the trade-off curve.</summary>
 /// <param name="Arm">The arm.</param>
