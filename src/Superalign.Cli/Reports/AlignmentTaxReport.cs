@@ -1,3 +1,4 @@
+using System.Globalization;
 using Superalign.Experiments.Metrics;
 using Superalign.Experiments.Protocols;
 using Superalign.Optimization;
@@ -73,6 +74,7 @@ internal static class AlignmentTaxReport
                 output.WriteLine($"| {arm.Name} | {PointsCell(d.Competence)} | {PointsCell(d.Conformity)} | {PointsCell(d.CompetenceDrop)} | {d.FirstWins} of {d.Competence.Count} |");
             }
         }
+        WriteTrajectories(result, output);
         WriteHeldOut(result, output, markdown: true);
         var weak = result.Summaries.Where(s => s.WeakJudge is not null).ToList();
         if (weak.Count == 0) return;
@@ -84,6 +86,26 @@ internal static class AlignmentTaxReport
             output.WriteLine($"| {s.Arm} (ceiling) | 100% | {Cell(s.PairAccuracy)} | {Cell(s.Conformity)} | {Cell(s.Competence)} | – | – |");
         foreach (var s in weak)
             output.WriteLine($"| {s.Arm} | {Pct(s.WeakJudge!.JudgeAccuracy)} | {Cell(s.PairAccuracy)} | {Cell(s.Conformity)} | {Cell(s.Competence)} | {Ratio(s.WeakJudge.Pgr)} | {s.WeakJudge.PgrOfMeans:0.00} |");
+    }
+
+    /// <summary>
+    /// Each arm's mean held-out competence / conformity at its checkpoints (batches trained; the pre-preference point of
+    /// sequential arms is one of them), over the seeds: where a stage dips and how far it recovers before the end.
+    /// </summary>
+    private static void WriteTrajectories(AlignmentTaxResult result, TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine("| arm | after b batches — b: competence/conformity (%, mean over seeds) |");
+        output.WriteLine("|---|---|");
+        foreach (var arm in result.Options.Arms)
+        {
+            var runs = result.Runs.Where(r => r.Arm == arm.Name).ToList();
+            if (runs.Count == 0) continue;
+            int points = runs.Min(r => r.Trajectory.Count);
+            var cells = Enumerable.Range(0, points).Select(i =>
+                string.Create(CultureInfo.InvariantCulture, $"{runs[0].Trajectory[i].Batches}: {100 * runs.Average(r => r.Trajectory[i].Competence):0.0}/{100 * runs.Average(r => r.Trajectory[i].Conformity):0.0}"));
+            output.WriteLine($"| {arm.Name} | {string.Join(" · ", cells)} |");
+        }
     }
 
     private static string Ratio(SummaryStatistics s) => double.IsNaN(s.Lower) ? $"{s.Mean:0.00}" : $"{s.Mean:0.00} [{s.Lower:0.00}, {s.Upper:0.00}]";

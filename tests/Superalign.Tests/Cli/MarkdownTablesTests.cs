@@ -112,6 +112,13 @@ public sealed class MarkdownTablesTests
             static string Cell(SummaryStatistics x) => $"{S(x.Mean)} [{S(x.Lower)}, {S(x.Upper)}]";
             Assert.Contains($"| {arm.Name} | {Cell(d.Competence)} | {Cell(d.Conformity)} | {Cell(d.CompetenceDrop)} | {d.FirstWins} of 2 |", tables);
         }
+        // The mean trajectory of each arm, recomputed here: its last checkpoint is the mean of the final scores.
+        foreach (var arm in result.Options.Arms)
+        {
+            var runs = result.Runs.Where(x => x.Arm == arm.Name).ToList();
+            string last = string.Create(CultureInfo.InvariantCulture, $"{runs[0].Trajectory[^1].Batches}: {100 * runs.Average(x => x.Scores.Competence):0.0}/{100 * runs.Average(x => x.Scores.Conformity):0.0} |");
+            Assert.Single(tables.Split('\n'), l => l.StartsWith($"| {arm.Name} | 0: ", StringComparison.Ordinal) && l.EndsWith(last, StringComparison.Ordinal));
+        }
     }
 
     [Fact]
