@@ -136,7 +136,7 @@ public static class ProtocolCharts
             series.Add(new ChartSeries(s.Arm, [s.Competence.Mean], [s.Conformity.Mean]) { XIntervals = [Interval(s.Competence)], YIntervals = [Interval(s.Conformity)] });
         var charts = new List<Chart>
         {
-            new XYChart("trade-off", Title("Alignment tax: final competence vs conformity per arm, from a converged SFT base", seeds, series.Any(s => s.HasIntervals)),
+            new XYChart("trade-off", Title("Final competence vs conformity per arm", seeds, series.Any(s => s.HasIntervals)),
                 ChartAxis.Rate("held-out competence"), ChartAxis.Rate("held-out conformity"), series) { Connect = true },
         };
         foreach (var (what, value) in new (string, Func<TrajectoryPoint, double>)[] { ("competence", p => p.Competence), ("conformity", p => p.Conformity) })
