@@ -197,3 +197,52 @@ public class Gpt2PeerBenchmarks : PeerBenchmarksBase
 
     protected override int PeerWarmupSteps => 1;
 }
+
+/// <summary>
+/// The GPT-2-small-shaped alternating step against PyTorch eager with a TRL-style reference forward every DPO step,
+/// one competence and one DPO step per invocation (2 operations), for runs short enough to finish: Debian's PyTorch
+/// needs minutes per step at this shape, so <see cref="Gpt2PeerBenchmarks"/> (4 steps per invocation, a cached-reference
+/// peer too) takes hours. The peer answers <c>ready</c> without warm-up steps; run with
+/// <c>--warmupCount 0 --iterationCount 2 --invocationCount 1 --unrollFactor 1</c>.
+/// </summary>
+[MemoryDiagnoser]
+[StepModel("gpt2")]
+public class Gpt2PeerPairBenchmarks
+{
+    private const int Steps = 2;
+    private StepFixture? _fixture;
+    private TorchPeer? _eager;
+
+    /// <summary>GPT-2 small (the throughput columns read the step cost from it).</summary>
+    [Params("d768-L12-T128")]
+    public string Shape { get; set; } = "d768-L12-T128";
+
+    [GlobalSetup(Target = nameof(ThisLibrary))]
+    public void SetupLibrary()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        _fixture = StepFixture.For("gpt2", Shape);
+    }
+
+    [GlobalSetup(Target = nameof(PyTorchEager))]
+    public void SetupEager() => _eager = new TorchPeer("gpt2", Shape, "alternating", cachedReference: false, Environment.ProcessorCount, warmupSteps: 0);
+
+    /// <summary>A competence step then a DPO step (the fixture's 1:1 schedule).</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Steps)]
+    public void ThisLibrary()
+    {
+        for (int i = 0; i < Steps; i++) _fixture!.Alternating();
+    }
+
+    /// <summary>Two alternating steps of the peer: one competence and one DPO step with its reference forward.</summary>
+    [Benchmark(OperationsPerInvoke = Steps)]
+    public void PyTorchEager() => _eager!.Run(Steps);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _eager?.Dispose();
+        _fixture?.Dispose();
+        (_eager, _fixture) = (null, null);
+    }
+}
