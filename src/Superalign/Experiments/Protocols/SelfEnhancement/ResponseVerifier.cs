@@ -20,13 +20,14 @@ public sealed record VerifierOptions(int Labels = 256, int HiddenWidth = 128, in
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range, as <c>owner.Verifier.Name</c>.</summary>
     public void Validate(string owner)
     {
-        string Name(string option) => $"{owner}.Verifier.{option}";
-        if (Labels < 8) throw new ArgumentOutOfRangeException(nameof(Labels), Labels, $"{Name(nameof(Labels))} must be at least 8; got {Labels}.");
-        if (HiddenWidth < 1) throw new ArgumentOutOfRangeException(nameof(HiddenWidth), HiddenWidth, $"{Name(nameof(HiddenWidth))} must be at least 1; got {HiddenWidth}.");
-        if (Depth is < 0 or > 64) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, $"{Name(nameof(Depth))} must be in [0, 64]; got {Depth}.");
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, $"{Name(nameof(Steps))} must be at least 1; got {Steps}.");
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"{Name(nameof(LearningRate))} must be positive and finite; got {LearningRate}.");
-        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"{Name(nameof(BatchSize))} must be at least 1; got {BatchSize}.");
+        string me = $"{owner}.Verifier";
+        ProtocolCheck.AtLeast(Labels, 8, nameof(Labels), me);
+        ProtocolCheck.AtLeast(HiddenWidth, 1, nameof(HiddenWidth), me);
+        ProtocolCheck.AtLeast(Depth, 0, nameof(Depth), me);
+        if (Depth > 64) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, $"{me}.{nameof(Depth)} must be at most 64 (MlpClassifier's limit); got {Depth}.");
+        ProtocolCheck.AtLeast(Steps, 1, nameof(Steps), me);
+        ProtocolCheck.Positive(LearningRate, nameof(LearningRate), me);
+        ProtocolCheck.AtLeast(BatchSize, 1, nameof(BatchSize), me);
     }
 }
 
